@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LatentBalance.Engine.Balancer;
+
+/// <summary>
+/// Shape of the balancer network, stored as JSON beside its safetensors weights
+/// (the way diffusers keeps a config.json next to the model file).
+/// </summary>
+public sealed record BalancerConfig
+{
+    /// <summary>Latent channels of the VAE this balancer works on (32 for TAEF2, 4 for the SD VAE).</summary>
+    [JsonPropertyName("latent_channels")] public int LatentChannels { get; init; } = 32;
+
+    /// <summary>Feature width of the residual trunk.</summary>
+    [JsonPropertyName("width")] public int Width { get; init; } = 96;
+
+    /// <summary>Run the residual trunk at half the latent resolution (a stride-2 conv in, nearest
+    /// upsampling out, with a skip at full resolution): four times cheaper, and a colour cast is
+    /// global anyway.</summary>
+    [JsonPropertyName("downsample")] public bool Downsample { get; init; } = true;
+
+    /// <summary>Number of residual blocks.</summary>
+    [JsonPropertyName("num_blocks")] public int NumBlocks { get; init; } = 4;
+
+    /// <summary>Indices of the blocks followed by a self-attention block.</summary>
+    [JsonPropertyName("attention_after")] public int[] AttentionAfter { get; init; } = [1, 3];
+
+    [JsonPropertyName("attention_heads")] public int AttentionHeads { get; init; } = 4;
+
+    /// <summary>Width of the hidden layer of the global-statistics branch that modulates each block.</summary>
+    [JsonPropertyName("global_width")] public int GlobalWidth { get; init; } = 128;
+
+    /// <summary>Lower and upper clamp of the predicted log-variance.</summary>
+    [JsonPropertyName("logvar_min")] public float LogVarMin { get; init; } = -10f;
+    [JsonPropertyName("logvar_max")] public float LogVarMax { get; init; } = 4f;
+
+    /// <summary>Name of the VAE the balancer was trained for (e.g. "taef2").</summary>
+    [JsonPropertyName("vae")] public string Vae { get; init; } = "taef2";
+
+    /// <summary>Tile size the latents were made from.</summary>
+    [JsonPropertyName("tile_size")] public int TileSize { get; init; } = 224;
+
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static BalancerConfig FromJson(string json, string nameForErrors = "balancer config")
+    {
+        BalancerConfig? c;
+        try { c = JsonSerializer.Deserialize<BalancerConfig>(json); }
+        catch (JsonException e) { throw new FormatException($"{nameForErrors}: not a valid balancer config: {e.Message}", e); }
+        if (c == null) throw new FormatException($"{nameForErrors}: empty balancer config");
+        c.Validate(nameForErrors);
+        return c;
+    }
+
+    public void Validate(string nameForErrors = "balancer config")
+    {
+        if (LatentChannels < 1 || LatentChannels > 1024) throw new FormatException($"{nameForErrors}: latent_channels {LatentChannels} out of range");
+        if (Width < 8 || Width > 4096) throw new FormatException($"{nameForErrors}: width {Width} out of range");
+        if (NumBlocks < 1 || NumBlocks > 64) throw new FormatException($"{nameForErrors}: num_blocks {NumBlocks} out of range");
+        if (AttentionHeads < 1 || Width % AttentionHeads != 0) throw new FormatException($"{nameForErrors}: width {Width} is not divisible by attention_heads {AttentionHeads}");
+        foreach (var a in AttentionAfter)
+            if (a < 0 || a >= NumBlocks) throw new FormatException($"{nameForErrors}: attention_after index {a} is not a block index");
+    }
+}

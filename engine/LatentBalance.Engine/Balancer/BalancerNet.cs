@@ -1,0 +1,147 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LatentBalance.Engine.Balancer;
+
+/// <summary>
+/// The balancer: a fully convolutional network on VAE latents that predicts a Gaussian over the
+/// balanced latent (mean and log-variance per element). Residual blocks with instance norm; a
+/// colour cast lives largely in the per-channel latent statistics that instance norm removes, so a
+/// small global branch reads those statistics from the input latent and modulates every block
+/// (scale and shift after each norm). Self-attention blocks give every position the whole frame.
+/// The mean is predicted as a residual on the input latent, and the output convolution starts at
+/// zero, so an untrained balancer is the identity.
+/// </summary>
+public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)>
+{
+    public BalancerConfig Config { get; }
+
+    readonly Conv2d conv_in;
+    readonly Conv2d? down, up;
+    readonly ModuleList<ResBlock> blocks;
+    readonly ModuleDict<AttentionBlock> attention;
+    readonly Sequential global_mlp;
+    readonly InstanceNorm2d norm_out;
+    readonly Conv2d conv_out;
+
+    public BalancerNet(BalancerConfig config) : base("BalancerNet")
+    {
+        config.Validate();
+        Config = config;
+        int c = config.LatentChannels, w = config.Width;
+        conv_in = nn.Conv2d(c, w, 3, padding: 1);
+        if (config.Downsample)
+        {
+            down = nn.Conv2d(w, w, 3, stride: 2, padding: 1);
+            up = nn.Conv2d(w, w, 3, padding: 1);
+        }
+        blocks = new ModuleList<ResBlock>();
+        for (int i = 0; i < config.NumBlocks; i++) blocks.Add(new ResBlock(w));
+        attention = new ModuleDict<AttentionBlock>();
+        foreach (var i in config.AttentionAfter.Distinct().Order())
+            attention.Add(i.ToString(), new AttentionBlock(w, config.AttentionHeads));
+        // global statistics (mean and std per latent channel) -> scale and shift for each block's two norms
+        global_mlp = nn.Sequential(
+            nn.Linear(2 * c, config.GlobalWidth),
+            nn.SiLU(),
+            nn.Linear(config.GlobalWidth, config.NumBlocks * 4 * w));
+        norm_out = nn.InstanceNorm2d(w, affine: true);
+        conv_out = nn.Conv2d(w, 2 * c, 3, padding: 1);
+        RegisterComponents();
+        using (no_grad())
+        {
+            conv_out.weight!.zero_();
+            conv_out.bias!.zero_();
+            var last = (Linear)global_mlp[2];
+            last.weight!.mul_(0.1);
+            last.bias!.zero_();
+        }
+    }
+
+    public override (Tensor Mean, Tensor LogVar) forward(Tensor z)
+    {
+        using var scope = NewDisposeScope();
+        int w = Config.Width;
+        var stats = cat([z.mean([2, 3]), z.std([2, 3], unbiased: false)], 1);
+        var mod = global_mlp.forward(stats).view(z.shape[0], Config.NumBlocks, 4, w, 1, 1);
+        var h0 = conv_in.forward(z);
+        var h = down is null ? h0 : down.forward(F.silu(h0));
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            h = blocks[i].forward(h, mod[.., i]);
+            if (attention.TryGetValue(i.ToString(), out var att)) h = att.forward(h);
+        }
+        if (up is not null)
+            h = h0 + up.forward(F.interpolate(h, [z.shape[2], z.shape[3]], mode: InterpolationMode.Nearest));
+        var o = conv_out.forward(F.silu(norm_out.forward(h)));
+        var chunks = o.chunk(2, 1);
+        var mean = z + chunks[0];
+        var logVar = chunks[1].clamp(Config.LogVarMin, Config.LogVarMax);
+        return (mean.MoveToOuterDisposeScope(), logVar.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Balanced latent: the predicted mean, without gradients.</summary>
+    public Tensor Balance(Tensor z)
+    {
+        using var _ = no_grad();
+        var (mean, logVar) = forward(z);
+        logVar.Dispose();
+        return mean;
+    }
+
+    /// <summary>Residual block: norm, modulate, SiLU, conv, twice, plus the skip.</summary>
+    sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
+    {
+        readonly InstanceNorm2d norm1, norm2;
+        readonly Conv2d conv1, conv2;
+
+        public ResBlock(int w) : base("ResBlock")
+        {
+            norm1 = nn.InstanceNorm2d(w, affine: true);
+            conv1 = nn.Conv2d(w, w, 3, padding: 1);
+            norm2 = nn.InstanceNorm2d(w, affine: true);
+            conv2 = nn.Conv2d(w, w, 3, padding: 1);
+            RegisterComponents();
+        }
+
+        /// <param name="mod">[N, 4, W, 1, 1]: scale1, shift1, scale2, shift2.</param>
+        public override Tensor forward(Tensor x, Tensor mod)
+        {
+            var h = norm1.forward(x) * (1 + mod[.., 0]) + mod[.., 1];
+            h = conv1.forward(F.silu(h));
+            h = norm2.forward(h) * (1 + mod[.., 2]) + mod[.., 3];
+            h = conv2.forward(F.silu(h));
+            return x + h;
+        }
+    }
+
+    /// <summary>Multi-head self-attention over all latent positions, pre-norm, residual.</summary>
+    sealed class AttentionBlock : nn.Module<Tensor, Tensor>
+    {
+        readonly GroupNorm norm;
+        readonly Linear to_qkv, to_out;
+        readonly int heads;
+
+        public AttentionBlock(int w, int heads) : base("AttentionBlock")
+        {
+            this.heads = heads;
+            norm = nn.GroupNorm(1, w);
+            to_qkv = nn.Linear(w, 3 * w);
+            to_out = nn.Linear(w, w);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            long n = x.shape[0], c = x.shape[1], hh = x.shape[2], ww = x.shape[3], l = hh * ww, d = c / heads;
+            var t = norm.forward(x).flatten(2).transpose(1, 2);                 // [N, L, C]
+            var qkv = to_qkv.forward(t).view(n, l, 3, heads, d).permute(2, 0, 3, 1, 4); // [3, N, H, L, d]
+            var att = F.softmax(matmul(qkv[0], qkv[1].transpose(-2, -1)) / Math.Sqrt(d), -1);
+            var o = matmul(att, qkv[2]).permute(0, 2, 1, 3).reshape(n, l, c);
+            o = to_out.forward(o).transpose(1, 2).reshape(n, c, hh, ww);
+            return x + o;
+        }
+    }
+}

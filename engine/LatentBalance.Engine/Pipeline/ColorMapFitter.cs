@@ -1,0 +1,93 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LatentBalance.Engine.Pipeline;
+
+/// <summary>Settings of the per-image RGB->RGB colour map fit (step 5 of the method).</summary>
+public sealed record ColorMapFitOptions
+{
+    public int Hidden { get; init; } = 64;
+    public int Steps { get; init; } = 300;
+    public int BatchSize { get; init; } = 4096;
+    public double LearningRate { get; init; } = 5e-3;
+    public int Seed { get; init; } = 1234;
+}
+
+/// <summary>
+/// A tiny MLP from RGB to RGB, predicting a residual on its input so that it starts as the
+/// identity. Fitted online per image; then baked into a 3D LUT.
+/// </summary>
+public sealed class ColorMapMlp : nn.Module<Tensor, Tensor>
+{
+    readonly Linear fc1, fc2, fc3;
+
+    public ColorMapMlp(int hidden) : base("ColorMapMlp")
+    {
+        fc1 = nn.Linear(3, hidden);
+        fc2 = nn.Linear(hidden, hidden);
+        fc3 = nn.Linear(hidden, 3);
+        RegisterComponents();
+        using (no_grad()) { fc3.weight!.mul_(0.01); fc3.bias!.zero_(); }
+    }
+
+    /// <param name="rgb">[P, 3] in [0, 1].</param>
+    public override Tensor forward(Tensor rgb)
+    {
+        var h = F.silu(fc1.forward(rgb * 2 - 1));
+        h = F.silu(fc2.forward(h));
+        return rgb + fc3.forward(h);
+    }
+}
+
+/// <summary>
+/// Step 5: fits the colour map from the distorted decode to the balanced decode. The two decodes
+/// line up pixel for pixel, so every valid pixel is one (input colour, target colour) pair; the
+/// padding around a non-square photo is masked out. Deterministic: seeded initialisation and
+/// minibatch order, and single-threaded-equivalent arithmetic on CPU.
+/// </summary>
+public static class ColorMapFitter
+{
+    /// <param name="source">[3, H, W] distorted decode, [0, 1].</param>
+    /// <param name="target">[3, H, W] balanced decode, [0, 1].</param>
+    /// <param name="mask">[H, W] bool, true where the photo is (null: all).</param>
+    public static ColorMapMlp Fit(Tensor source, Tensor target, Tensor? mask, ColorMapFitOptions options, IProgress<double>? progress = null)
+    {
+        using var scope = NewDisposeScope();
+        var src = source.detach().to(float32).reshape(3, -1).t();
+        var dst = target.detach().to(float32).reshape(3, -1).t();
+        if (mask is not null)
+        {
+            var idx = mask.reshape(-1).nonzero().squeeze(1);
+            if (idx.shape[0] < 16) throw new InvalidOperationException("the colour-map fit needs at least 16 valid pixels");
+            src = src.index_select(0, idx);
+            dst = dst.index_select(0, idx);
+        }
+        src = src.clamp(0, 1).contiguous();
+        dst = dst.clamp(0, 1).contiguous();
+        long count = src.shape[0];
+
+        torch.manual_seed(options.Seed);
+        var gen = new Generator((ulong)options.Seed);
+        var mlp = new ColorMapMlp(options.Hidden);
+        mlp.to(source.device);
+        var opt = optim.Adam(mlp.parameters(), options.LearningRate);
+        int batch = (int)Math.Min(options.BatchSize, count);
+        for (int step = 0; step < options.Steps; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            var pick = randint(0, count, [batch], generator: gen, device: source.device);
+            var x = src.index_select(0, pick);
+            var y = dst.index_select(0, pick);
+            opt.zero_grad();
+            var loss = F.mse_loss(mlp.forward(x), y);
+            loss.backward();
+            opt.step();
+            if (progress != null && (step & 31) == 0) progress.Report((double)step / options.Steps);
+        }
+        progress?.Report(1.0);
+        mlp.eval();
+        return mlp;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LatentBalance.Engine.Balancer;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LatentBalance.Engine.Training;
+
+public sealed record TrainOptions
+{
+    public int Epochs { get; init; } = 20;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 3e-4;
+    public double MinLearningRate { get; init; } = 1e-5;
+    public int Seed { get; init; } = 1;
+    /// <summary>Stop after this many optimiser steps in total (0: no limit), e.g. for smoke tests.</summary>
+    public int MaxSteps { get; init; }
+    /// <summary>Folder for checkpoints, the loss history and the loss plot; null: none written.</summary>
+    public string? CheckpointDir { get; init; }
+    public int CheckpointEverySteps { get; init; } = 500;
+    public bool Resume { get; init; } = true;
+}
+
+/// <summary>One point of the loss history.</summary>
+public sealed record LossPoint(int Step, int Epoch, double TrainLoss, double? ValidationLoss);
+
+public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double Loss, TimeSpan Elapsed);
+
+/// <summary>
+/// Trains the balancer on cached latent pairs with Adam and a cosine learning-rate schedule.
+/// Checkpoints (weights, config, step and loss history) are written atomically; a run started
+/// again with the same folder resumes from the last checkpoint (the optimiser's moments restart).
+/// </summary>
+public sealed class BalancerTrainer
+{
+    public List<LossPoint> History { get; } = [];
+
+    public BalancerNet Train(LatentPairs train, LatentPairs? validation, BalancerConfig config, TrainOptions options,
+        IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
+    {
+        if (train.Count == 0) throw new ArgumentException("no training pairs");
+        if (train.Channels != config.LatentChannels)
+            throw new ArgumentException($"the latents have {train.Channels} channels but the balancer config says {config.LatentChannels}");
+        torch.manual_seed(options.Seed);
+        var net = new BalancerNet(config);
+        int startStep = 0;
+        if (options.CheckpointDir != null && options.Resume && BalancerCheckpoint.TryLoad(options.CheckpointDir, net, out var state))
+        {
+            startStep = state.Step;
+            History.AddRange(state.History);
+        }
+        net.train();
+        var opt = optim.Adam(net.parameters(), options.LearningRate);
+        int stepsPerEpoch = Math.Max(1, train.Count / options.BatchSize);
+        int totalSteps = options.Epochs * stepsPerEpoch;
+        if (options.MaxSteps > 0) totalSteps = Math.Min(totalSteps, options.MaxSteps);
+        var rng = new Random(options.Seed);
+        var sw = Stopwatch.StartNew();
+        double running = 0; int runningCount = 0;
+        int step = startStep;
+        // replay the shuffles of finished epochs so a resumed run sees the same order
+        int[] order = [];
+        for (int e = 0; e <= startStep / stepsPerEpoch; e++) order = Shuffle(train.Count, rng);
+        while (step < totalSteps && !cancel.IsCancellationRequested)
+        {
+            int epoch = step / stepsPerEpoch, inEpoch = step % stepsPerEpoch;
+            if (inEpoch == 0 && step != startStep) order = Shuffle(train.Count, rng);
+            double lr = options.MinLearningRate + 0.5 * (options.LearningRate - options.MinLearningRate) * (1 + Math.Cos(Math.PI * step / totalSteps));
+            foreach (var g in opt.ParamGroups) g.LearningRate = lr;
+            using (var scope = NewDisposeScope())
+            {
+                var idx = tensor(order.AsSpan(inEpoch * options.BatchSize, options.BatchSize).ToArray().Select(i => (long)i).ToArray());
+                var (x, y, yLogVar) = train.Batch(idx);
+                opt.zero_grad();
+                var (mean, logVar) = net.forward(x);
+                var loss = BalancerLoss.Compute(mean, logVar, y, yLogVar);
+                loss.backward();
+                nn.utils.clip_grad_norm_(net.parameters(), 1.0);
+                opt.step();
+                running += loss.item<float>(); runningCount++;
+            }
+            step++;
+            bool epochEnd = step % stepsPerEpoch == 0 || step == totalSteps;
+            if (epochEnd || step % 50 == 0)
+                progress?.Report(new TrainProgress(step, totalSteps, epoch, running / Math.Max(1, runningCount), sw.Elapsed));
+            if (epochEnd)
+            {
+                double? vloss = validation is { Count: > 0 } ? Evaluate(net, validation, options.BatchSize) : null;
+                History.Add(new LossPoint(step, epoch, running / Math.Max(1, runningCount), vloss));
+                running = 0; runningCount = 0;
+            }
+            if (options.CheckpointDir != null && (epochEnd || step % options.CheckpointEverySteps == 0))
+                BalancerCheckpoint.Save(options.CheckpointDir, net, new CheckpointState(step, History.ToList()));
+        }
+        net.eval();
+        return net;
+    }
+
+    /// <summary>Mean loss over a set of pairs, without gradients.</summary>
+    public static double Evaluate(BalancerNet net, LatentPairs data, int batchSize)
+    {
+        bool wasTraining = net.training;
+        net.eval();
+        double sum = 0; long n = 0;
+        using (no_grad())
+            for (int i = 0; i < data.Count; i += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                int b = Math.Min(batchSize, data.Count - i);
+                var (x, y, yLogVar) = data.Batch(arange(i, i + b, int64));
+                var (mean, logVar) = net.forward(x);
+                sum += BalancerLoss.Compute(mean, logVar, y, yLogVar).item<float>() * b;
+                n += b;
+            }
+        if (wasTraining) net.train();
+        return sum / Math.Max(1, n);
+    }
+
+    static int[] Shuffle(int n, Random rng)
+    {
+        var a = Enumerable.Range(0, n).ToArray();
+        rng.Shuffle(a);
+        return a;
+    }
+}
+
+/// <summary>
+/// (distorted, clean) latent pairs held in memory: [N, C, h, w] float32 tensors, plus the clean
+/// log-variance for probabilistic VAEs.
+/// </summary>
+public sealed class LatentPairs : IDisposable
+{
+    public LatentPairs(Tensor distorted, Tensor clean, Tensor? cleanLogVar = null)
+    {
+        if (!distorted.shape.SequenceEqual(clean.shape)) throw new ArgumentException("distorted and clean latents differ in shape");
+        Distorted = distorted; Clean = clean; CleanLogVar = cleanLogVar;
+    }
+
+    public Tensor Distorted { get; }
+    public Tensor Clean { get; }
+    public Tensor? CleanLogVar { get; }
+    public int Count => (int)Distorted.shape[0];
+    public int Channels => (int)Distorted.shape[1];
+
+    public (Tensor X, Tensor Y, Tensor? YLogVar) Batch(Tensor index)
+        => (Distorted.index_select(0, index), Clean.index_select(0, index), CleanLogVar?.index_select(0, index));
+
+    public void Dispose()
+    {
+        Distorted.Dispose(); Clean.Dispose(); CleanLogVar?.Dispose();
+    }
+}
+
+public sealed record CheckpointState(int Step, List<LossPoint> History);
