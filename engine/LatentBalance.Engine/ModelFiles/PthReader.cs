@@ -1,0 +1,134 @@
+using System.IO.Compression;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LatentBalance.Engine.ModelFiles;
+
+/// <summary>
+/// Reads a PyTorch zip checkpoint (<c>torch.save(model.state_dict())</c>, format of PyTorch 1.6+) into float32 CPU
+/// tensors. The pickle is read with <see cref="PthUnpickler"/>, which allows only the globals a state dict needs,
+/// so a malicious checkpoint is refused instead of run. Storages of type half, bfloat16, float, double, long, int,
+/// short, char, byte and bool are converted to float32; offsets and strides are honoured.
+/// </summary>
+public static class PthReader
+{
+    /// <summary>Largest data.pkl accepted (a state dict's pickle is kilobytes).</summary>
+    const long MaxPickleBytes = 64L << 20;
+
+    /// <summary>
+    /// Reads the state dict at <paramref name="path"/>. The caller owns (and should dispose) the returned tensors.
+    /// A checkpoint whose top object is a dict holding a <c>state_dict</c> dict is read through that entry.
+    /// </summary>
+    /// <exception cref="ModelFileException">missing, truncated, corrupt or unsafe file; the message names the file.</exception>
+    public static Dictionary<string, Tensor> Read(string path)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("PthReader needs a little-endian host");
+        FileStream fs;
+        try { fs = File.OpenRead(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ModelFileException($"{path}: cannot open the checkpoint: {e.Message}", e);
+        }
+        using (fs)
+        {
+            try
+            {
+                using var zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: false);
+                return ReadZip(zip, path);
+            }
+            catch (ModelFileException) { throw; }
+            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or NotSupportedException or InvalidOperationException or OverflowException)
+            {
+                throw new ModelFileException($"{path}: not a readable PyTorch zip checkpoint ({e.Message}); legacy non-zip torch.save files are not supported", e);
+            }
+        }
+    }
+
+    static Dictionary<string, Tensor> ReadZip(ZipArchive zip, string path)
+    {
+        var pkl = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal)
+                                                && e.FullName.Count(c => c == '/') <= 1
+                                                && (e.FullName == "data.pkl" || e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal)))
+                  ?? throw new ModelFileException($"{path}: no data.pkl in the zip: not a PyTorch checkpoint");
+        string prefix = pkl.FullName[..^"data.pkl".Length];
+
+        var byteorder = zip.GetEntry(prefix + "byteorder");
+        if (byteorder != null)
+        {
+            var order = System.Text.Encoding.ASCII.GetString(ReadEntry(byteorder, 64, path)).Trim();
+            if (order != "little") throw new ModelFileException($"{path}: storages are '{order}'-endian; only little-endian checkpoints are supported");
+        }
+
+        object? top = new PthUnpickler(ReadEntry(pkl, MaxPickleBytes, path), path).Load();
+        var dict = top as PthDict ?? throw new ModelFileException($"{path}: the checkpoint holds a {top?.GetType().Name ?? "None"}, not a state dict");
+        if (!dict.Items.Any(kv => kv.Value is PthTensorRef)
+            && dict.Items.FirstOrDefault(kv => kv.Key is "state_dict").Value is PthDict inner)
+            dict = inner;
+
+        var storages = new Dictionary<string, Tensor>();
+        var result = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var (k, v) in dict.Items)
+            {
+                if (k is not string key) throw new ModelFileException($"{path}: state dict key {k} is not a string");
+                if (v is not PthTensorRef t) throw new ModelFileException($"{path}: state dict entry '{key}' is not a tensor ({v?.GetType().Name ?? "None"})");
+                if (result.ContainsKey(key)) throw new ModelFileException($"{path}: state dict key '{key}' appears twice");
+                if (!storages.TryGetValue(t.Storage.Key, out var storage))
+                {
+                    storage = LoadStorage(zip, prefix, t.Storage, path);
+                    storages[t.Storage.Key] = storage;
+                }
+                else if (storage.shape[0] < t.Storage.Numel)
+                    throw new ModelFileException($"{path}: storage '{t.Storage.Key}' is named with different sizes");
+                result[key] = Materialize(storage, t);
+            }
+        }
+        catch
+        {
+            foreach (var r in result.Values) r.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var s in storages.Values) s.Dispose();
+        }
+        return result;
+    }
+
+    static Tensor LoadStorage(ZipArchive zip, string prefix, PthStorageRef s, string path)
+    {
+        var entry = zip.GetEntry(prefix + "data/" + s.Key)
+                    ?? throw new ModelFileException($"{path}: storage '{s.Key}' is named in the pickle but missing from the zip");
+        long need = s.Numel * s.Type.ElementSize();
+        if (need > Array.MaxLength) throw new ModelFileException($"{path}: storage '{s.Key}' is larger than 2 GB, which is not supported");
+        var bytes = ReadEntry(entry, need, path);
+        if (bytes.Length < need)
+            throw new ModelFileException($"{path}: storage '{s.Key}' has {bytes.Length} bytes but {s.Numel} {s.Type} elements need {need}");
+        var floats = s.Type.ToFloat32(bytes, (int)s.Numel);
+        return torch.tensor(floats, [s.Numel], ScalarType.Float32);
+    }
+
+    static Tensor Materialize(Tensor storage, PthTensorRef t)
+    {
+        using var view = storage.as_strided(t.Size, t.Stride, t.Offset);
+        return view.clone(); // own the memory: a small tensor never pins a large shared storage
+    }
+
+    static byte[] ReadEntry(ZipArchiveEntry entry, long max, string path)
+    {
+        if (entry.Length > max)
+            throw new ModelFileException($"{path}: zip entry '{entry.FullName}' is {entry.Length} bytes, more than the {max} expected");
+        using var s = entry.Open();
+        var buf = new byte[entry.Length];
+        int read = 0;
+        while (read < buf.Length)
+        {
+            int n = s.Read(buf, read, buf.Length - read);
+            if (n == 0) break;
+            read += n;
+        }
+        if (read != buf.Length) throw new ModelFileException($"{path}: zip entry '{entry.FullName}' is truncated");
+        return buf;
+    }
+}
