@@ -55,6 +55,7 @@ public static class ColorMapFitter
     public static ColorMapMlp Fit(Tensor source, Tensor target, Tensor? mask, ColorMapFitOptions options, IProgress<double>? progress = null)
     {
         using var scope = NewDisposeScope();
+        using var grad = enable_grad();
         var src = source.detach().to(float32).reshape(3, -1).t();
         var dst = target.detach().to(float32).reshape(3, -1).t();
         if (mask is not null)

@@ -81,8 +81,8 @@ public sealed class TinyAutoencoder : IVae
         return ext switch
         {
             ".pth" or ".pt" or ".ckpt" or ".bin" => PthReader.Read(path),
-            // TODO(merge): route ".safetensors" to SafeTensors.Read(path) once that reader is on main.
-            _ => throw new ModelFileException($"{path}: unsupported weight file type '{ext}' (expected a PyTorch .pth checkpoint; for other formats read the state dict yourself and use the dictionary overload)"),
+            ".safetensors" => SafeTensors.Read(path),
+            _ => throw new ModelFileException($"{path}: unsupported weight file type '{ext}' (expected a PyTorch .pth checkpoint or .safetensors; for other formats read the state dict yourself and use the dictionary overload)"),
         };
     }
 

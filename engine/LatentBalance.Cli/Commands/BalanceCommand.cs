@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using LatentBalance.Engine.Pipeline;
+
+namespace LatentBalance.Cli.Commands;
+
+/// <summary><c>latentbalance balance IN... -o OUT</c>: balance photos with a model pack.</summary>
+static class BalanceCommand
+{
+    public static readonly Option<int> Iterations = new("--iterations", "-n") { Description = "repeat the method on its own output N times (1..10)", DefaultValueFactory = _ => 1 };
+    public static readonly Option<double> Strength = new("--strength", "-s") { Description = "how much of the correction to apply, 0..1", DefaultValueFactory = _ => 1.0 };
+    public static readonly Option<string> Device = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
+    public static readonly Option<string?> Pack = new("--pack") { Description = "model pack folder (default: the shipped pack)" };
+
+    public static Command Create()
+    {
+        var inputs = new Argument<string[]>("inputs") { Description = "photos to balance (JPEG, PNG, TIFF, WebP)", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--output", "-o") { Description = "output file, or a folder for several inputs (same file names)", Required = true };
+        var lut = new Option<string?>("--lut") { Description = "also write the correction as a .cube file (a folder for several inputs)" };
+        var compare = new Option<string?>("--compare") { Description = "also write a before/after picture (a folder for several inputs)" };
+        var json = new Option<bool>("--json") { Description = "print the results as JSON on stdout" };
+        var quality = new Option<int>("--quality") { Description = "JPEG/WebP quality", DefaultValueFactory = _ => 95 };
+        var overwrite = new Option<bool>("--overwrite") { Description = "allow the output to replace an input file" };
+        var cmd = new Command("balance", "Balance the colours of photos.")
+        {
+            inputs, output, lut, compare, json, Iterations, Strength, quality, overwrite, Device, Pack,
+        };
+        cmd.SetAction((pr, ct) => Task.FromResult(Run(pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(lut), pr.GetValue(compare),
+            pr.GetValue(json), new BalanceOptions
+            {
+                Iterations = pr.GetValue(Iterations),
+                Strength = pr.GetValue(Strength),
+                JpegQuality = pr.GetValue(quality),
+                OverwriteInput = pr.GetValue(overwrite),
+            }, pr.GetValue(Device)!, pr.GetValue(Pack), ct)));
+        return cmd;
+    }
+
+    static int Run(string[] inputs, string output, string? lut, string? compare, bool json, BalanceOptions options, string device, string? pack, CancellationToken ct)
+    {
+        try { options.Validate(); }
+        catch (ArgumentException e) { CliErrors.Print(e); return 2; }
+        List<Job> jobs;
+        try { jobs = Plan(inputs, output, lut, compare); }
+        catch (ArgumentException e) { CliErrors.Print(e); return 2; }
+
+        BalanceEngine engine;
+        var load = Stopwatch.StartNew();
+        try { engine = BalanceEngine.Load(pack, device, cancel: ct); }
+        catch (Exception e) { CliErrors.Print(e); return 2; }
+        if (!json) Console.Error.WriteLine($"latentbalance: models ready ({engine.PackName}, {engine.Vae.Name}, {engine.Device.type}) in {load.Elapsed.TotalSeconds:F1} s");
+
+        var results = new List<object>();
+        int failed = 0;
+        using (engine)
+            for (int i = 0; i < jobs.Count; i++)
+            {
+                var j = jobs[i];
+                var sw = Stopwatch.StartNew();
+                try
+                {
+                    var r = engine.BalanceFile(j.Input, j.Output, options with { LutPath = j.Lut, ComparePath = j.Compare }, cancel: ct);
+                    results.Add(new { ok = true, result = r });
+                    if (!json) Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input} -> {j.Output} ({r.Width}x{r.Height}, moved dE00 {r.TileDeltaE:F2}, {sw.Elapsed.TotalSeconds:F1} s)");
+                }
+                catch (Exception e)
+                {
+                    failed++;
+                    results.Add(new { ok = false, input = j.Input, error = CliErrors.Describe(e, j.Input) });
+                    if (!json) Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input}: failed");
+                    CliErrors.Print(e, j.Input);
+                    if (e is OperationCanceledException) break;
+                }
+            }
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(jobs.Count == 1 && inputs.Length == 1 ? results[0] : results, new JsonSerializerOptions { WriteIndented = true }));
+        if (failed > 0 && !json) Console.Error.WriteLine($"latentbalance: {failed} of {jobs.Count} failed");
+        return failed > 0 ? 1 : 0;
+    }
+
+    record Job(string Input, string Output, string? Lut, string? Compare);
+
+    /// <summary>Output names: one input may go to a file; several go into a folder under their own names.</summary>
+    static List<Job> Plan(string[] inputs, string output, string? lut, string? compare)
+    {
+        bool folder = inputs.Length > 1 || Directory.Exists(output) || output.EndsWith('/') || output.EndsWith(Path.DirectorySeparatorChar);
+        if (!folder) return [new Job(inputs[0], output, lut, compare)];
+        var names = inputs.GroupBy(p => Path.GetFileName(p), StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        if (names.Count > 0) throw new ArgumentException($"several inputs share the file name {names[0]}; balance them into different folders");
+        Directory.CreateDirectory(output);
+        if (lut != null) Directory.CreateDirectory(lut);
+        if (compare != null) Directory.CreateDirectory(compare);
+        return inputs.Select(p =>
+        {
+            var name = Path.GetFileName(p);
+            return new Job(p, Path.Combine(output, name),
+                lut == null ? null : Path.Combine(lut, Path.ChangeExtension(name, ".cube")),
+                compare == null ? null : Path.Combine(compare, Path.GetFileNameWithoutExtension(name) + ".compare.jpg"));
+        }).ToList();
+    }
+}

@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Imaging;
+using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Runtime;
+using LatentBalance.Engine.Vae;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LatentBalance.Engine.Pipeline;
+
+/// <summary>
+/// The latent colour balance, end to end, with its models kept warm. One instance runs one
+/// inference at a time (a lock guards the models); reading and writing images happen outside it.
+///   1. the whole photo shrunk into a 224x224 tile (padded; the padding masked out),
+///   2-5. <see cref="CorrectionEstimator"/>: encode, balance, decode both, fit the colour map,
+///   6. <see cref="LutBaker"/> bakes the map (or the chain of maps, one per iteration) into a 3D
+///      LUT, which <see cref="PhotoWriter"/> applies to the full-resolution photo.
+/// </summary>
+public sealed class BalanceEngine : IDisposable
+{
+    readonly object _modelLock = new();
+    readonly CorrectionEstimator _estimator;
+
+    public BalanceEngine(IVae vae, BalancerNet balancer, Device device, string packName = "custom")
+    {
+        NativeSetup.EnsureInitialized();
+        if (balancer.Config.LatentChannels != vae.LatentChannels)
+            throw new ModelFileException($"the balancer expects {balancer.Config.LatentChannels} latent channels but the VAE '{vae.Name}' gives {vae.LatentChannels}");
+        Vae = vae; Balancer = balancer; Device = device; PackName = packName;
+        Balancer.eval();
+        _estimator = new CorrectionEstimator(vae, balancer);
+    }
+
+    public IVae Vae { get; }
+    public BalancerNet Balancer { get; }
+    public Device Device { get; }
+    public string PackName { get; }
+
+    /// <summary>Loads a model pack (fetching the VAE files into the cache if needed).</summary>
+    public static BalanceEngine Load(string? packDir = null, string device = "auto", ModelStore? store = null, CancellationToken cancel = default)
+    {
+        var dev = Devices.Resolve(device);
+        var pack = ModelPack.Open(packDir ?? ModelPack.DefaultDirectory());
+        using var ownStore = store == null ? new ModelStore() : null;
+        var vae = pack.LoadVae(store ?? ownStore!, dev, cancel);
+        try { return new BalanceEngine(vae, pack.LoadBalancer(dev), dev, pack.Manifest.Name); }
+        catch { vae.Dispose(); throw; }
+    }
+
+    /// <summary>The correction for a tile as a LUT (steps 2-6a), iterating the method on its own output.</summary>
+    public Lut3D EstimateCorrection(ModelTile tile, BalanceOptions options, Dictionary<string, double>? timings = null,
+        IProgress<BalanceProgress>? progress = null, CancellationToken cancel = default)
+    {
+        options.Validate();
+        lock (_modelLock)
+        {
+            using var scope = NewDisposeScope();
+            var x = tile.ToTensor(Device);
+            var mask = tile.MaskTensor(Device).reshape(tile.Size, tile.Size);
+            var maps = new List<nn.Module<Tensor, Tensor>>();
+            for (int it = 0; it < options.Iterations; it++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                progress?.Report(new BalanceProgress($"iteration {it + 1}/{options.Iterations}", 0.1 + 0.6 * it / options.Iterations));
+                var mlp = _estimator.Estimate(x, mask, options.Fit, (stage, ms) => Add(timings, stage, ms));
+                maps.Add(mlp);
+                if (it + 1 < options.Iterations)
+                    using (no_grad())
+                        x = mlp.forward(x[0].reshape(3, -1).t()).clamp(0, 1).t().reshape(1, 3, tile.Size, tile.Size);
+            }
+            var sw = Stopwatch.StartNew();
+            var lut = LutBaker.Bake(maps, options.LutSize, "LatentBalance correction");
+            Add(timings, "bake", sw.Elapsed.TotalMilliseconds);
+            foreach (var m in maps) m.Dispose();
+            return lut;
+        }
+    }
+
+    /// <summary>Balances one photo file into an output file (and optionally a .cube and a comparison).</summary>
+    public BalanceResult BalanceFile(string input, string output, BalanceOptions options,
+        IProgress<BalanceProgress>? progress = null, CancellationToken cancel = default)
+    {
+        options.Validate();
+        var timings = new Dictionary<string, double>();
+        var sw = Stopwatch.StartNew();
+        progress?.Report(new BalanceProgress("reading", 0));
+        var source = PhotoReader.Open(input);
+        CheckOutput(input, output, options);
+        var tile = ThumbnailFit.FromSource(source);
+        Add(timings, "tile", sw.Elapsed.TotalMilliseconds);
+
+        var lut = EstimateCorrection(tile, options, timings, progress, cancel);
+        cancel.ThrowIfCancellationRequested();
+        var transform = new LutTransform(lut, (float)options.Strength);
+        double tileDe;
+        using (var scope = NewDisposeScope())
+        {
+            var before = tile.ToTensor()[0];
+            var after = LutTransform.ApplyToTensor(lut, tile.ToTensor(), (float)options.Strength)[0];
+            var m = tile.MaskTensor().reshape(-1);
+            var idx = m.nonzero().squeeze(1);
+            tileDe = Ciede2000.Mean(before.reshape(3, -1).index_select(1, idx).unsqueeze(2), after.reshape(3, -1).index_select(1, idx).unsqueeze(2));
+        }
+
+        progress?.Report(new BalanceProgress("writing", 0.75));
+        sw.Restart();
+        new PhotoWriter(new PhotoWriterOptions { JpegQuality = options.JpegQuality, AllowOverwriteInput = options.OverwriteInput })
+            .Write(source, transform, output);
+        Add(timings, "apply+save", sw.Elapsed.TotalMilliseconds);
+
+        if (options.LutPath != null)
+            CubeFile.Write(options.LutPath, options.Strength >= 1 ? lut : Blend(lut, options.Strength),
+                "LatentBalance correction", [$"source: {Path.GetFileName(input)}", $"iterations: {options.Iterations}, strength: {options.Strength}"]);
+        if (options.ComparePath != null)
+            ComparePicture.Write(input, output, options.ComparePath);
+        progress?.Report(new BalanceProgress("done", 1));
+        return new BalanceResult
+        {
+            Input = input, Output = output, LutPath = options.LutPath, ComparePath = options.ComparePath,
+            Width = source.Width, Height = source.Height, Iterations = options.Iterations, Strength = options.Strength,
+            TileDeltaE = tileDe, TimingsMs = timings,
+        };
+    }
+
+    /// <summary>The correction of a photo as a .cube file only (no image written).</summary>
+    public Lut3D ExportCube(string input, string cubePath, BalanceOptions options, CancellationToken cancel = default)
+    {
+        var source = PhotoReader.Open(input);
+        var lut = EstimateCorrection(ThumbnailFit.FromSource(source), options, cancel: cancel);
+        if (options.Strength < 1) lut = Blend(lut, options.Strength);
+        CubeFile.Write(cubePath, lut, "LatentBalance correction", [$"source: {Path.GetFileName(input)}"]);
+        return lut;
+    }
+
+    static void CheckOutput(string input, string output, BalanceOptions options)
+    {
+        if (Directory.Exists(output)) throw new ImageOutputException(output, "the output path is a directory");
+        if (!options.OverwriteInput && Path.GetFullPath(input) == Path.GetFullPath(output))
+            throw new ImageOutputException(output, "the output would replace the input (pass the overwrite option to allow it)");
+    }
+
+    /// <summary>identity + strength * (lut - identity), for exporting a partial correction.</summary>
+    static Lut3D Blend(Lut3D lut, double strength)
+    {
+        var id = Lut3D.Identity(lut.Size);
+        var d = new float[lut.Data.Length];
+        for (int i = 0; i < d.Length; i++) d[i] = (float)(id.Data[i] + strength * (lut.Data[i] - id.Data[i]));
+        return new Lut3D(lut.Size, d) { Title = lut.Title };
+    }
+
+    static void Add(Dictionary<string, double>? timings, string stage, double ms)
+    {
+        if (timings == null) return;
+        timings[stage] = timings.GetValueOrDefault(stage) + ms;
+    }
+
+    public void Dispose()
+    {
+        Vae.Dispose();
+        Balancer.Dispose();
+    }
+}

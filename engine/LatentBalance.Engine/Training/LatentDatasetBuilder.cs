@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Imaging;
+using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Training.Distortions;
+using LatentBalance.Engine.Vae;
+using NetVips;
+using static TorchSharp.torch;
+
+namespace LatentBalance.Engine.Training;
+
+public sealed record DatasetOptions
+{
+    public required string PhotosDir { get; init; }
+    public string? LutsDir { get; init; }
+    public required string CacheDir { get; init; }
+    /// <summary>Distorted variants made from each photo (each with its own crop and distortion).</summary>
+    public int VariantsPerPhoto { get; init; } = 4;
+    /// <summary>Share of variants left undistorted, so the balancer learns to leave good photos alone.</summary>
+    public double IdentityFraction { get; init; } = 0.1;
+    public int Seed { get; init; } = 2026;
+    public int TileSize { get; init; } = 224;
+    public int EncodeBatch { get; init; } = 16;
+    public int ShardSize { get; init; } = 256;
+    /// <summary>Use at most this many photos of the split (0: all); for smoke tests.</summary>
+    public int MaxPhotos { get; init; }
+    /// <summary>Smallest share of each side kept by the random crop.</summary>
+    public double MinCrop { get; init; } = 0.6;
+}
+
+public sealed record DatasetProgress(string Split, int Done, int Total, TimeSpan Elapsed);
+
+/// <summary>
+/// Builds the training cache: whole-frame 224 tiles of the photos (random crop, scale and flip,
+/// fitted and padded as at inference), each distorted by a seeded recipe, both tiles encoded by
+/// the VAE. Latent pairs are written in safetensors shards of a fixed size; a shard that exists is
+/// skipped, so an interrupted build resumes where it stopped. Photos and LUTs are split into
+/// train and validation by <see cref="DataSplit"/>; validation uses only validation LUTs.
+/// </summary>
+public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
+{
+    public const string Train = "train";
+    public const string Validation = "val";
+
+    public void Build(string split, IProgress<DatasetProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var (trainPhotos, valPhotos) = DataSplit.Photos(options.PhotosDir);
+        var photos = split == Train ? trainPhotos : valPhotos;
+        if (options.MaxPhotos > 0) photos = photos.Take(options.MaxPhotos).ToList();
+        var luts = new List<Lut3D>();
+        if (options.LutsDir != null && Directory.Exists(options.LutsDir))
+        {
+            var (trainLuts, valLuts) = DataSplit.Luts(options.LutsDir);
+            foreach (var p in split == Train ? trainLuts : valLuts) luts.Add(CubeFile.Read(p));
+        }
+        var generator = new DistortionGenerator(new DistortionOptions { Luts = luts });
+        var dir = Path.Combine(options.CacheDir, split);
+        Directory.CreateDirectory(dir);
+        WriteManifest(dir, split, photos.Count, luts.Count);
+
+        int total = photos.Count * options.VariantsPerPhoto;
+        int shards = (total + options.ShardSize - 1) / options.ShardSize;
+        var sw = Stopwatch.StartNew();
+        for (int s = 0; s < shards && !cancel.IsCancellationRequested; s++)
+        {
+            var shardPath = Path.Combine(dir, $"shard-{s:D5}.safetensors");
+            int begin = s * options.ShardSize, end = Math.Min(total, begin + options.ShardSize);
+            if (File.Exists(shardPath)) { progress?.Report(new DatasetProgress(split, end, total, sw.Elapsed)); continue; }
+            var distorted = new List<Tensor>();
+            var clean = new List<Tensor>();
+            var cleanLogVar = new List<Tensor>();
+            var recipes = new List<string>();
+            for (int b = begin; b < end; b += options.EncodeBatch)
+            {
+                using var scope = NewDisposeScope();
+                int e = Math.Min(end, b + options.EncodeBatch);
+                var cleanTiles = new List<Tensor>();
+                var distTiles = new List<Tensor>();
+                for (int i = b; i < e; i++)
+                {
+                    int photo = i / options.VariantsPerPhoto, variant = i % options.VariantsPerPhoto;
+                    int seed = StableSeed(options.Seed, photo, variant);
+                    var rng = new Random(seed);
+                    var tile = MakeTile(photos[photo], rng);
+                    cleanTiles.Add(tile);
+                    if (rng.NextDouble() < options.IdentityFraction)
+                    {
+                        distTiles.Add(tile);
+                        recipes.Add($"{Path.GetFileName(photos[photo])}: identity");
+                    }
+                    else
+                    {
+                        var (d, recipe) = generator.Distort(tile, seed);
+                        distTiles.Add(d);
+                        recipes.Add($"{Path.GetFileName(photos[photo])}: {recipe}");
+                    }
+                }
+                using (no_grad())
+                {
+                    var (cm, clv) = vae.EncodeDistribution(stack(cleanTiles));
+                    clean.Add(cm.cpu().MoveToOuterDisposeScope());
+                    if (clv is not null) cleanLogVar.Add(clv.cpu().MoveToOuterDisposeScope());
+                    distorted.Add(vae.Encode(stack(distTiles)).cpu().MoveToOuterDisposeScope());
+                }
+                progress?.Report(new DatasetProgress(split, e, total, sw.Elapsed));
+            }
+            var tensors = new Dictionary<string, Tensor> { ["distorted"] = cat(distorted, 0), ["clean"] = cat(clean, 0) };
+            if (cleanLogVar.Count > 0) tensors["clean_logvar"] = cat(cleanLogVar, 0);
+            SafeTensors.Write(shardPath, tensors, new Dictionary<string, string> { ["recipes"] = JsonSerializer.Serialize(recipes), ["vae"] = vae.Name });
+            foreach (var t in tensors.Values.Concat(distorted).Concat(clean).Concat(cleanLogVar)) t.Dispose();
+        }
+    }
+
+    /// <summary>A random whole-frame crop of the photo (60-100% of each side), maybe mirrored, as the model tile [3, S, S].</summary>
+    Tensor MakeTile(string path, Random rng)
+    {
+        using var img = Image.NewFromFile(path, access: Enums.Access.Random);
+        using var rgb = img.Bands >= 3 ? img.ExtractBand(0, n: 3) : img.Colourspace(Enums.Interpretation.Srgb);
+        double sx = options.MinCrop + (1 - options.MinCrop) * rng.NextDouble();
+        double sy = options.MinCrop + (1 - options.MinCrop) * rng.NextDouble();
+        int cw = Math.Max(8, (int)(rgb.Width * sx)), ch = Math.Max(8, (int)(rgb.Height * sy));
+        int x = rng.Next(0, rgb.Width - cw + 1), y = rng.Next(0, rgb.Height - ch + 1);
+        using var crop = rgb.Crop(x, y, cw, ch);
+        using var flipped = rng.NextDouble() < 0.5 ? crop.FlipHor() : crop.Copy();
+        var tile = ThumbnailFit.FromImage(flipped, new ThumbnailFitOptions { Size = options.TileSize });
+        return tensor(tile.Chw, [3, options.TileSize, options.TileSize]);
+    }
+
+    /// <summary>A seed that is the same in every process (HashCode.Combine is randomised per process).</summary>
+    static int StableSeed(int a, int b, int c)
+    {
+        ulong h = 0x9E3779B97F4A7C15UL;
+        foreach (var v in new[] { a, b, c })
+        {
+            h ^= (uint)v;
+            h *= 0xBF58476D1CE4E5B9UL;
+            h ^= h >> 31;
+        }
+        return (int)(h & 0x7fffffff);
+    }
+
+    void WriteManifest(string dir, string split, int photos, int luts)
+    {
+        var manifest = new { split, vae = vae.Name, photos, luts, options.VariantsPerPhoto, options.IdentityFraction, options.Seed, options.ShardSize, options.TileSize, options.MinCrop };
+        var path = Path.Combine(dir, "manifest.json");
+        var json = JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true });
+        if (File.Exists(path) && File.ReadAllText(path) != json)
+            throw new InvalidOperationException($"{path}: the cache was built with other settings; use another cache folder or delete this one");
+        File.WriteAllText(path, json);
+    }
+
+    /// <summary>Loads every shard of a split into memory.</summary>
+    public static LatentPairs Load(string cacheDir, string split)
+    {
+        var dir = Path.Combine(cacheDir, split);
+        var files = Directory.Exists(dir) ? Directory.GetFiles(dir, "shard-*.safetensors").Order(StringComparer.Ordinal).ToList() : [];
+        if (files.Count == 0) throw new FileNotFoundException($"{dir}: no cached latent shards; build the dataset first");
+        var d = new List<Tensor>(); var c = new List<Tensor>(); var lv = new List<Tensor>();
+        foreach (var f in files)
+        {
+            var t = SafeTensors.Read(f);
+            d.Add(t["distorted"]); c.Add(t["clean"]);
+            if (t.TryGetValue("clean_logvar", out var l)) lv.Add(l);
+        }
+        var pairs = new LatentPairs(cat(d, 0), cat(c, 0), lv.Count == files.Count ? cat(lv, 0) : null);
+        foreach (var t in d.Concat(c).Concat(lv)) t.Dispose();
+        return pairs;
+    }
+}
