@@ -95,6 +95,7 @@ public sealed unsafe partial class LutTransform : IPixelTransform
         if (length % bands != 0) throw new ArgumentException($"pixel span length {length} is not a multiple of {bands} bands");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop called few times: skip tier-0/OSR
     public void Apply(Span<byte> pixels, int bands)
     {
         CheckArgs(pixels.Length, bands);
@@ -127,6 +128,7 @@ public sealed unsafe partial class LutTransform : IPixelTransform
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop called few times: skip tier-0/OSR
     public void Apply(Span<ushort> pixels, int bands)
     {
         CheckArgs(pixels.Length, bands);
@@ -162,6 +164,7 @@ public sealed unsafe partial class LutTransform : IPixelTransform
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot loop called few times: skip tier-0/OSR
     public void Apply(Span<float> pixels, int bands)
     {
         CheckArgs(pixels.Length, bands);
@@ -169,6 +172,7 @@ public sealed unsafe partial class LutTransform : IPixelTransform
         var keep = Vector128.Create(_keep);
         float sr = _scale[0], sg = _scale[1], sb = _scale[2];
         float or = _offset[0], og = _offset[1], ob = _offset[2];
+        bool full = _keep == 0f;
         bool tetra = Interpolation == LutInterpolation.Tetrahedral;
         fixed (float* px0 = pixels)
         fixed (float* t = _table)
@@ -182,7 +186,7 @@ public sealed unsafe partial class LutTransform : IPixelTransform
                 GridPos(b * sb + ob, out int ib, out float fb);
                 float* p = t + ir * 4 + ig * _strideG + ib * _strideB;
                 var v = tetra ? Tetrahedral(p, fr, fg, fb) : Trilinear(p, fr, fg, fb);
-                var o = Vector128.Create(r, g, b, 0f) * keep + v;
+                var o = full ? v : Vector128.Create(r, g, b, 0f) * keep + v; // full: NaN input must not leak through 0 * NaN
                 px[0] = o.GetElement(0);
                 px[1] = o.GetElement(1);
                 px[2] = o.GetElement(2);
