@@ -93,7 +93,17 @@ internal static class OutputColour
                 break;
         }
         using (converted)
+        {
+            if (s.FileFormat == Enums.BandFormat.Uchar && converted.Format == Enums.BandFormat.Ushort)
+            {
+                // 8-bit photo worked on in 16 bits (ICC conversion): back to 8 bits
+                using var eight = converted.Cast(Enums.BandFormat.Uchar, shift: true);
+                using var tagged = eight.Copy(interpretation: converted.Interpretation == Enums.Interpretation.Rgb16 ? Enums.Interpretation.Srgb
+                    : converted.Interpretation == Enums.Interpretation.Grey16 ? Enums.Interpretation.Bw : converted.Interpretation);
+                return (ToFormatDepth(tagged, format), icc);
+            }
             return (ToFormatDepth(converted, format), icc);
+        }
     }
 
     /// <summary>Keeps the sample format where the output format holds it, else the nearest it does.</summary>

@@ -32,10 +32,13 @@ public sealed class PhotoWriter
     void Encode(SourceImage source, IPixelTransform transform, OutputFormat format, string temp, string outputPath)
     {
         bool streamed = Options.Mode == WriterMode.Streamed && source.WorkingFormat != Enums.BandFormat.Float;
-        using var working = source.OpenWorking(sequential: true);
         if (streamed)
         {
-            using var stream = new StreamedPixels(working, transform, Options.StripBytes);
+            Image upright;
+            try { upright = source.OpenUpright(sequential: true); }
+            catch (VipsException e) { throw Explain(source, outputPath, e, decoding: true); }
+            using var _ = upright;
+            using var stream = new StreamedPixels(source, upright, transform, Options.StripBytes);
             Exception? saveError = null;
             try
             {
@@ -50,6 +53,7 @@ public sealed class PhotoWriter
         }
         else
         {
+            using var working = source.OpenWorking(sequential: true);
             Array pixels;
             try { pixels = DecodeAll(working); }
             catch (VipsException e) { throw Explain(source, outputPath, e, decoding: true); }

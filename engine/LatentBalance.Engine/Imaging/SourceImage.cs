@@ -98,12 +98,9 @@ public sealed class SourceImage
     /// </summary>
     public Image OpenWorking(bool sequential = true)
     {
-        bool seq = sequential && Orientation is 1 or 2;
         try
         {
-            using var loaded = Image.NewFromFile(FilePath, memory: seq ? null : true,
-                access: seq ? Enums.Access.Sequential : Enums.Access.Random, failOn: Options.FailOn, revalidate: true);
-            using var upright = Orientation == 1 ? loaded.Copy() : loaded.Autorot();
+            using var upright = OpenUpright(sequential);
             return ToWorkingSpace(upright);
         }
         catch (VipsException e)
@@ -111,6 +108,19 @@ public sealed class SourceImage
             throw new ImageInputException(FilePath, VipsErrors.Describe(e), e);
         }
     }
+
+    /// <summary>The decoded photo, upright, still in its stored colour encoding. Caller disposes.</summary>
+    internal Image OpenUpright(bool sequential)
+    {
+        bool seq = sequential && Orientation is 1 or 2;
+        using var loaded = Image.NewFromFile(FilePath, memory: seq ? null : true,
+            access: seq ? Enums.Access.Sequential : Enums.Access.Random, failOn: Options.FailOn, revalidate: true);
+        return Orientation == 1 ? loaded.Copy() : loaded.Autorot();
+    }
+
+    /// <summary>False when the stored pixels already are the working space (RGB/RGBA, 8/16-bit, no ICC conversion).</summary>
+    internal bool NeedsWorkingConversion(Image upright) =>
+        ColourKind != PhotoColourKind.Rgb || ConvertsThroughIcc || upright.Format != WorkingFormat || upright.Bands != WorkingBands;
 
     /// <summary>Converts an upright image of this photo (full size or a thumbnail) to the working space.</summary>
     internal Image ToWorkingSpace(Image upright)

@@ -24,7 +24,10 @@ internal sealed class StreamedPixels : IDisposable
         public byte[]? Buffer; // returned to the free list once consumed
     }
 
-    readonly Image _working;
+    readonly Image _upright;
+    readonly SourceImage _photo;
+    readonly bool _convert;
+    readonly Enums.BandFormat _workingFormat;
     readonly IPixelTransform _transform;
     readonly int _w, _h, _bands, _bps, _rowBytes, _stripRows;
     readonly BlockingCollection<Piece> _queue = new(boundedCapacity: 3);
@@ -39,14 +42,18 @@ internal sealed class StreamedPixels : IDisposable
     /// <summary>The first error of the producer: a decode failure (VipsException) or the transform's own.</summary>
     public Exception? ProducerError { get; private set; }
 
-    public StreamedPixels(Image working, IPixelTransform transform, int stripBytes)
+    /// <param name="upright">the decoded photo, upright, in its stored encoding (read once, top to bottom)</param>
+    public StreamedPixels(SourceImage photo, Image upright, IPixelTransform transform, int stripBytes)
     {
-        _working = working;
+        _photo = photo;
+        _upright = upright;
+        _convert = photo.NeedsWorkingConversion(upright);
+        _workingFormat = photo.WorkingFormat;
         _transform = transform;
-        _w = working.Width;
-        _h = working.Height;
-        _bands = working.Bands;
-        _bps = working.Format == Enums.BandFormat.Ushort ? 2 : 1;
+        _w = upright.Width;
+        _h = upright.Height;
+        _bands = photo.WorkingBands;
+        _bps = _workingFormat == Enums.BandFormat.Ushort ? 2 : 1;
         _rowBytes = _w * _bands * _bps;
         _stripRows = Math.Clamp(stripBytes / Math.Max(1, _rowBytes), 8, _h);
         for (int i = 0; i < 5; i++) _free.Add(new byte[_stripRows * (_rowBytes + 1)]);
@@ -74,16 +81,18 @@ internal sealed class StreamedPixels : IDisposable
             var tok = _cancel.Token;
             _queue.Add(new Piece { Segments = [new(Header(), 0, Header().Length)] }, tok);
 
+            // One region over the whole input keeps a single evaluation alive, so the sequential
+            // loader's state survives between strips (separate pipelines per strip read out of order).
             var decoded = GC.AllocateUninitializedArray<byte>(_stripRows * _rowBytes, pinned: true);
-            long rawTotal = (long)_h * (_rowBytes + 1);
+            using var region = Region.New(_upright);
             uint adler = 1;
             bool first = true;
             for (int y = 0; y < _h; y += _stripRows)
             {
                 int rows = Math.Min(_stripRows, _h - y);
-                using (var strip = _working.Crop(0, y, _w, rows))
-                using (var target = Image.NewFromMemory(decoded, _w, rows, _bands, _working.Format))
-                    strip.Write(target);
+                var stored = region.Fetch(0, y, _w, rows);
+                if (!_convert) Buffer.BlockCopy(stored, 0, decoded, 0, rows * _rowBytes);
+                else ConvertStrip(stored, decoded, rows);
 
                 var raw = _free.Take(tok);
                 int rawLen = rows * (_rowBytes + 1);
@@ -99,6 +108,22 @@ internal sealed class StreamedPixels : IDisposable
         catch (OperationCanceledException) { }
         catch (Exception e) { ProducerError = e; }
         finally { _queue.CompleteAdding(); }
+    }
+
+    /// <summary>Stored encoding -> working space for one strip (ICC, grey, CMYK), multi-threaded by libvips
+    /// on an in-memory strip that carries the photo's interpretation and ICC profile.</summary>
+    void ConvertStrip(byte[] stored, byte[] decoded, int rows)
+    {
+        using var raw = Image.NewFromMemory(stored, _w, rows, _upright.Bands, _upright.Format);
+        using var tagged = raw.Mutate(m =>
+        {
+            if (_upright.GetTypeOf("icc-profile-data") != IntPtr.Zero)
+                m.Set(GValue.BlobType, "icc-profile-data", _upright.Get("icc-profile-data"));
+        });
+        using var typed = tagged.Copy(interpretation: _upright.Interpretation);
+        using var working = _photo.ToWorkingSpace(typed);
+        using var target = Image.NewFromMemory(decoded, _w, rows, _bands, _workingFormat);
+        working.Write(target);
     }
 
     /// <summary>Applies the transform to the decoded rows (in parallel) and lays them out as PNG rows:

@@ -73,7 +73,8 @@ public static class ThumbnailFit
         // resize can round a size by one pixel: make it exactly tw x th
         using var exact = small.Width == tw && small.Height == th ? small.Copy()
             : small.Embed(0, 0, tw, th, extend: Enums.Extend.Copy);
-        using var clamped = exact.Clamp(0, 1);
+        using var clampedLazy = exact.Clamp(0, 1);
+        using var clamped = clampedLazy.CopyMemory(); // evaluate once: the source may be readable only once
 
         int x0 = (s - tw) / 2, y0 = (s - th) / 2;
         using var rgb = clamped.ExtractBand(0, n: 3);
