@@ -1,0 +1,39 @@
+using NetVips;
+
+namespace LatentBalance.Engine.Imaging;
+
+/// <summary>How the full-resolution pixels travel between decoder, transform and encoder.</summary>
+public enum WriterMode
+{
+    /// <summary>Horizontal strips flow decoder -> transform -> encoder concurrently; memory stays small.
+    /// Float images fall back to <see cref="InMemory"/>.</summary>
+    Streamed,
+    /// <summary>Decode the whole image to memory, transform, then encode.</summary>
+    InMemory,
+}
+
+public sealed class PhotoWriterOptions
+{
+    /// <summary>JPEG quality 1..100.</summary>
+    public int JpegQuality { get; init; } = 95;
+
+    /// <summary>WebP quality 1..100 (ignored when <see cref="WebpLossless"/>).</summary>
+    public int WebpQuality { get; init; } = 95;
+
+    public bool WebpLossless { get; init; }
+
+    /// <summary>zlib level 0..9 for PNG.</summary>
+    public int PngCompression { get; init; } = 6;
+
+    public Enums.ForeignTiffCompression TiffCompression { get; init; } = Enums.ForeignTiffCompression.Deflate;
+
+    /// <summary>Allow the output path to be the input photo itself (it is replaced only once the new file is complete).</summary>
+    public bool AllowOverwriteInput { get; init; }
+
+    public WriterMode Mode { get; init; } = WriterMode.InMemory;
+
+    /// <summary>Approximate bytes of decoded pixels per strip in <see cref="WriterMode.Streamed"/>.</summary>
+    public int StripBytes { get; init; } = 4 << 20;
+
+    public static PhotoWriterOptions Default { get; } = new();
+}

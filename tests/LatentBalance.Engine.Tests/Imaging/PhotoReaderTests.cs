@@ -1,0 +1,162 @@
+using System.Buffers.Binary;
+using LatentBalance.Engine.Imaging;
+using NetVips;
+
+namespace LatentBalance.Engine.Tests.Imaging;
+
+public class PhotoReaderTests
+{
+    [Fact]
+    public void Missing_file_is_named()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-missing"), "nothere.jpg");
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path));
+        Assert.Contains("nothere.jpg", e.Message);
+        Assert.Contains("not found", e.Message);
+    }
+
+    [Fact]
+    public void Text_file_named_jpg_is_not_an_image()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-text"), "notes.jpg");
+        File.WriteAllText(path, "this is a shopping list, not a photo\n");
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path));
+        Assert.Contains("notes.jpg", e.Message);
+        Assert.Contains("not an image", e.Message);
+    }
+
+    [Fact]
+    public void Empty_file_and_directory_are_refused()
+    {
+        var dir = TestPaths.TempDir("imaging-empty");
+        var path = Path.Combine(dir, "empty.png");
+        File.WriteAllBytes(path, []);
+        Assert.Contains("empty", Assert.Throws<ImageInputException>(() => PhotoReader.Open(path)).Message);
+        Assert.Contains("directory", Assert.Throws<ImageInputException>(() => PhotoReader.Open(dir)).Message);
+    }
+
+    [Fact]
+    public void Truncated_jpeg_fails_when_verified_at_open_and_when_tiled()
+    {
+        var dir = TestPaths.TempDir("imaging-trunc-open");
+        var full = Path.Combine(dir, "full.jpg");
+        var cut = Path.Combine(dir, "cut.jpg");
+        using (var im = TestImages.PhotoLike(640, 480)) im.Jpegsave(full, q: 90);
+        var bytes = File.ReadAllBytes(full);
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(cut, new PhotoReaderOptions { VerifyPixels = true }));
+        Assert.Contains("cut.jpg", e.Message);
+        var src = PhotoReader.Open(cut);
+        var e2 = Assert.Throws<ImageInputException>(() => ThumbnailFit.FromSource(src));
+        Assert.Contains("cut.jpg", e2.Message);
+        var e3 = Assert.Throws<ImageInputException>(() => ThumbnailFit.FromSource(src, new ThumbnailFitOptions { ShrinkOnLoad = false }));
+        Assert.Contains("cut.jpg", e3.Message);
+        // the intact file passes the same checks
+        PhotoReader.Open(full, new PhotoReaderOptions { VerifyPixels = true });
+    }
+
+    /// <summary>A PNG whose header claims <paramref name="w"/>x<paramref name="h"/> (valid CRCs), followed by a tiny IDAT.</summary>
+    static byte[] PngHeader(int w, int h)
+    {
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, w);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), h);
+        ihdr[8] = 8; ihdr[9] = 2;
+        return [137, 80, 78, 71, 13, 10, 26, 10, .. Chunk("IHDR", ihdr), .. Chunk("IDAT", [0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0, 0, 0, 1]), .. Chunk("IEND", [])];
+    }
+
+    static byte[] Chunk(string type, byte[] data)
+    {
+        var b = new byte[12 + data.Length];
+        BinaryPrimitives.WriteInt32BigEndian(b, data.Length);
+        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(b, 4);
+        data.CopyTo(b, 8);
+        BinaryPrimitives.WriteUInt32BigEndian(b.AsSpan(8 + data.Length), Crc32(b.AsSpan(4, 4 + data.Length)));
+        return b;
+    }
+
+    static uint Crc32(ReadOnlySpan<byte> data)
+    {
+        uint c = 0xFFFFFFFF;
+        foreach (var x in data)
+        {
+            c ^= x;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
+        }
+        return ~c;
+    }
+
+    [Fact]
+    public void Absurd_dimensions_are_refused_before_decoding()
+    {
+        var dir = TestPaths.TempDir("imaging-huge");
+        var path = Path.Combine(dir, "huge.png");
+        File.WriteAllBytes(path, PngHeader(100000, 100000));
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path));
+        Assert.Contains("huge.png", e.Message);
+        Assert.Contains("megapixels", e.Message);
+        Assert.Contains("100000x100000", e.Message);
+    }
+
+    [Fact]
+    public void Megapixel_limit_is_configurable()
+    {
+        var dir = TestPaths.TempDir("imaging-limit");
+        var path = Path.Combine(dir, "mid.png");
+        using (var im = TestImages.Rgb8(2000, 1000)) im.Pngsave(path);
+        Assert.Equal(2000, PhotoReader.Open(path).Width);
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path, new PhotoReaderOptions { MaxMegapixels = 1 }));
+        Assert.Contains("above the limit of 1 megapixels", e.Message);
+    }
+
+    [Fact]
+    public void Zero_size_header_is_refused()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-zero"), "zero.png");
+        File.WriteAllBytes(path, PngHeader(0, 100));
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path));
+        Assert.Contains("zero.png", e.Message);
+    }
+
+    [Fact]
+    public void Unsupported_band_layout_is_refused()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-bands"), "six.tif");
+        using (var im = TestImages.Rgb8(20, 10))
+        using (var six = im.Bandjoin(im))
+            six.Copy(interpretation: Enums.Interpretation.Multiband).Tiffsave(path);
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path));
+        Assert.Contains("six.tif", e.Message);
+        Assert.Contains("6 bands", e.Message);
+    }
+
+    [Fact]
+    public void Describes_a_plain_srgb_jpeg()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-desc"), "p.jpg");
+        using (var im = TestImages.Rgb8(64, 32)) im.Jpegsave(path);
+        var s = PhotoReader.Open(path);
+        Assert.Equal((64, 32, 1), (s.Width, s.Height, s.Orientation));
+        Assert.Equal(PhotoColourKind.Rgb, s.ColourKind);
+        Assert.Equal(Enums.BandFormat.Uchar, s.WorkingFormat);
+        Assert.False(s.ConvertsThroughIcc);
+        Assert.Contains("Jpeg", s.Loader);
+        using var w = s.OpenWorking();
+        Assert.Equal((64, 32, 3), (w.Width, w.Height, w.Bands));
+    }
+
+    [Fact]
+    public void Icc_profile_descriptions_are_recognised()
+    {
+        using var im = TestImages.Rgb8(8, 8);
+        using var p3 = im.IccTransform("p3", inputProfile: "srgb", embedded: false);
+        using var srgb = im.IccTransform("srgb", inputProfile: "srgb", embedded: false);
+        var p3Info = IccProfileInfo.TryParse((byte[])p3.Get("icc-profile-data"))!;
+        var srgbInfo = IccProfileInfo.TryParse((byte[])srgb.Get("icc-profile-data"))!;
+        Assert.True(p3Info.IsRgb);
+        Assert.False(p3Info.IsSrgb);
+        Assert.True(srgbInfo.IsSrgb, srgbInfo.Description);
+        Assert.Null(IccProfileInfo.TryParse("not a profile"u8.ToArray()));
+    }
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using LatentBalance.Engine.Imaging;
+using NetVips;
+using Xunit.Abstractions;
+
+namespace LatentBalance.Engine.Tests.Imaging;
+
+public class ThumbnailFitTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Landscape_photo_fits_whole_frame_with_padding_outside_the_mask(bool shrinkOnLoad)
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-tile"), "land.jpg");
+        using (var im = TestImages.Rgb8(1200, 800)) im.Jpegsave(path, q: 95);
+        var tile = ThumbnailFit.FromSource(PhotoReader.Open(path), new ThumbnailFitOptions { ShrinkOnLoad = shrinkOnLoad });
+
+        Assert.Equal(224, tile.Size);
+        Assert.Equal((224, 149), (tile.ContentWidth, tile.ContentHeight));
+        Assert.Equal((0, 37), (tile.ContentX, tile.ContentY));
+        Assert.Equal(224 * 149, tile.ValidCount);
+        Assert.False(tile.Mask[0]);
+        Assert.True(tile.Mask[(37 + 10) * 224 + 10]);
+        Assert.All(tile.Chw, v => Assert.InRange(v, 0f, 1f));
+        // red grows left to right (20..240 of 255), green top to bottom
+        Assert.InRange(tile[0, 112, 2], 0.06f, 0.14f);
+        Assert.InRange(tile[0, 112, 221], 0.85f, 0.95f);
+        Assert.True(tile[1, 37 + 140, 100] > tile[1, 37 + 5, 100] + 0.5f);
+        // edge replicate: the pad above repeats the first photo row
+        Assert.Equal(tile[0, 37, 50], tile[0, 0, 50], 3);
+
+        using var t = tile.ToTensor();
+        Assert.Equal(new long[] { 1, 3, 224, 224 }, t.shape);
+        using var m = tile.MaskTensor();
+        Assert.Equal(new long[] { 1, 1, 224, 224 }, m.shape);
+        Assert.Equal(224 * 149, m.sum().item<long>());
+    }
+
+    [Fact]
+    public void Portrait_orientation_and_mid_grey_padding()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-tile-o"), "rot.jpg");
+        using (var im = TestImages.Rgb8(600, 300))
+        using (var tagged = im.Mutate(m => m.Set(GValue.GIntType, "orientation", 6)))
+            tagged.Jpegsave(path, q: 95);
+        var tile = ThumbnailFit.FromSource(PhotoReader.Open(path), new ThumbnailFitOptions { Padding = TilePadding.MidGrey });
+        Assert.Equal((112, 224), (tile.ContentWidth, tile.ContentHeight)); // upright: portrait
+        Assert.Equal(56, tile.ContentX);
+        Assert.Equal(0.5f, tile[0, 100, 3], 3);
+        Assert.Equal(0.5f, tile[2, 100, 220], 3);
+    }
+
+    [Fact]
+    public void Transparent_pixels_are_outside_the_mask()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-tile-a"), "alpha.png");
+        using (var rgb = TestImages.Rgb8(448, 448))
+        using (var xyz = Image.Xyz(448, 448))
+        using (var x = xyz[0])
+        using (var alpha = (x > 224).Cast(Enums.BandFormat.Uchar)) // 0 or 255: left half transparent
+        using (var rgba = rgb.Bandjoin(alpha))
+            rgba.Pngsave(path);
+        var tile = ThumbnailFit.FromSource(PhotoReader.Open(path));
+        Assert.False(tile.Mask[100 * 224 + 50]);
+        Assert.True(tile.Mask[100 * 224 + 170]);
+        Assert.InRange(tile.ValidCount, 224 * 100, 224 * 124);
+    }
+
+    [Fact]
+    public void Shrink_on_load_agrees_with_full_decode_and_is_faster()
+    {
+        var path = Path.Combine(TestPaths.TempDir("imaging-tile-t"), "big.jpg");
+        using (var im = TestImages.PhotoLike(6000, 4000)) im.Jpegsave(path, q: 92);
+        var src = PhotoReader.Open(path);
+        ModelTile fast = null!, slow = null!;
+        var tFast = Time(() => fast = ThumbnailFit.FromSource(src));
+        var tSlow = Time(() => slow = ThumbnailFit.FromSource(src, new ThumbnailFitOptions { ShrinkOnLoad = false }));
+        double mean = fast.Chw.Zip(slow.Chw, (a, b) => Math.Abs(a - b)).Average();
+        output.WriteLine($"24 MP JPEG -> 224 tile: shrink-on-load {tFast:F0} ms, full decode + resize {tSlow:F0} ms; mean |diff| {mean:F4}");
+        Assert.True(mean < 0.02, $"mean diff {mean}");
+        Assert.Equal(fast.ContentHeight, slow.ContentHeight);
+    }
+
+    static double Time(Action a)
+    {
+        a(); // warm
+        var best = double.MaxValue;
+        for (int i = 0; i < 3; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            a();
+            best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+        }
+        return best;
+    }
+}
