@@ -46,8 +46,10 @@ public sealed record DistortionOptions
     };
 
     // --- white balance (linear light, Bradford von Kries) ---
-    /// <summary>|shift| of the cast's colour temperature from 6500 K, in mired (1e6/K); the sign is random.</summary>
-    public ValueRange WhiteBalanceMired { get; init; } = new(10, 110);
+    /// <summary>Warm casts (half of the draws): +mired from 6500 K (153.8 mired); 190 mired is about 2900 K (tungsten).</summary>
+    public ValueRange WhiteBalanceWarmMired { get; init; } = new(10, 190);
+    /// <summary>Cool casts (the other half): -mired from 6500 K; 100 mired is about 18600 K (shade / blue sky).</summary>
+    public ValueRange WhiteBalanceCoolMired { get; init; } = new(10, 100);
     /// <summary>Green(+)/magenta(-) tint as Duv in CIE 1960 uv, uniform in the range.</summary>
     public ValueRange WhiteBalanceTint { get; init; } = new(-0.015, 0.015);
 
@@ -99,7 +101,8 @@ public sealed record DistortionOptions
             if (!double.IsFinite(v) || v < 0) throw new ArgumentException($"distortion options: weight of {k} is {v}, need a finite value >= 0");
         if (!(LutProbability >= 0 && LutProbability <= 1))
             throw new ArgumentException($"distortion options: LutProbability={LutProbability} is outside [0,1]");
-        WhiteBalanceMired.Validate(nameof(WhiteBalanceMired));
+        WhiteBalanceWarmMired.Validate(nameof(WhiteBalanceWarmMired));
+        WhiteBalanceCoolMired.Validate(nameof(WhiteBalanceCoolMired));
         WhiteBalanceTint.Validate(nameof(WhiteBalanceTint));
         ChannelGain.Validate(nameof(ChannelGain));
         ChannelGamma.Validate(nameof(ChannelGamma));
@@ -119,6 +122,9 @@ public sealed record DistortionOptions
         if (FadeBlack.Max >= FadeWhite.Min) throw new ArgumentException("distortion options: FadeBlack must stay below FadeWhite");
         if (SCurve.Min < -1 || SCurve.Max > 1) throw new ArgumentException($"distortion options: SCurve {SCurve} must lie in [-1,1] to keep the curve monotone");
         if (Desaturation.Min < 0) throw new ArgumentException("distortion options: Desaturation must be >= 0");
-        if (WhiteBalanceMired.Min < 0 || WhiteBalanceMired.Max > 113) throw new ArgumentException($"distortion options: WhiteBalanceMired {WhiteBalanceMired} must lie in [0,113] (6500 K - 113 mired is 25000 K, the end of the locus model)");
+        if (WhiteBalanceCoolMired.Min < 0 || WhiteBalanceCoolMired.Max > 113)
+            throw new ArgumentException($"distortion options: WhiteBalanceCoolMired {WhiteBalanceCoolMired} must lie in [0,113] (6500 K - 113 mired is 25000 K, the end of the locus model)");
+        if (WhiteBalanceWarmMired.Min < 0 || WhiteBalanceWarmMired.Max > 440)
+            throw new ArgumentException($"distortion options: WhiteBalanceWarmMired {WhiteBalanceWarmMired} must lie in [0,440] (6500 K + 440 mired is 1690 K, the end of the locus model)");
     }
 }

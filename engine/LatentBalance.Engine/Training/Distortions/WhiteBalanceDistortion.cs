@@ -46,7 +46,8 @@ public sealed class WhiteBalanceDistortion : IDistortion
 
     internal static WhiteBalanceDistortion Sample(Random rng, DistortionOptions o)
     {
-        double mired = 1e6 / ReferenceK + o.WhiteBalanceMired.SampleSigned(rng);
+        double shift = rng.Next(2) == 0 ? o.WhiteBalanceWarmMired.Sample(rng) : -o.WhiteBalanceCoolMired.Sample(rng);
+        double mired = 1e6 / ReferenceK + shift;
         double k = Math.Clamp(1e6 / mired, 1667, 25000);
         double tint = o.WhiteBalanceTint.Sample(rng);
         return new WhiteBalanceDistortion(Math.Round(k, 1), Math.Round(tint, 5));
