@@ -7,6 +7,6 @@ static class CommandRegistry
 {
     public static IEnumerable<Command> Extra()
     {
-        yield break;
+        yield return TrainCommand.Create();
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Vae;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Pipeline;

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Pipeline;
+using LatentBalance.Engine.Training;
+using LatentBalance.Engine.Runtime;
+
+namespace LatentBalance.Cli.Commands;
+
+/// <summary>
+/// <c>latentbalance train</c>: build the latent cache (encode once) and train the balancer on it
+/// (many epochs on cached latents), writing checkpoints, a loss plot and the final weights.
+/// </summary>
+static class TrainCommand
+{
+    public static Command Create()
+    {
+        var photos = new Option<string>("--photos") { Description = "folder of clean photos", DefaultValueFactory = _ => "../shared/data/photos" };
+        var luts = new Option<string?>("--luts") { Description = "folder of .cube LUTs used as distortions", DefaultValueFactory = _ => "../shared/data/luts/artistic" };
+        var cache = new Option<string>("--cache") { Description = "latent cache folder (never in git)", DefaultValueFactory = _ => DefaultCache() };
+        var output = new Option<string>("--out") { Description = "folder for checkpoints and the trained balancer", DefaultValueFactory = _ => "artifacts/train" };
+        var variants = new Option<int>("--variants") { Description = "distorted variants per photo", DefaultValueFactory = _ => 4 };
+        var maxPhotos = new Option<int>("--max-photos") { Description = "use at most this many photos per split (0: all)" };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 20 };
+        var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 3e-4 };
+        var maxSteps = new Option<int>("--max-steps") { Description = "stop after this many steps (0: no limit)" };
+        var width = new Option<int>("--width") { DefaultValueFactory = _ => 96 };
+        var blocks = new Option<int>("--blocks") { DefaultValueFactory = _ => 4 };
+        var stage = new Option<string>("--stage") { Description = "dataset, fit or all", DefaultValueFactory = _ => "all" };
+        var pack = BalanceCommand.Pack;
+        var cmd = new Command("train", "Build the latent dataset and train the balancer.")
+        {
+            photos, luts, cache, output, variants, maxPhotos, epochs, batch, lr, maxSteps, width, blocks, stage, pack, BalanceCommand.Device,
+        };
+        cmd.SetAction((pr, ct) =>
+        {
+            try
+            {
+                var dev = Devices.Resolve(pr.GetValue(BalanceCommand.Device));
+                var packDir = ModelPack.Open(pr.GetValue(pack) ?? ModelPack.DefaultDirectory());
+                var st = pr.GetValue(stage)!;
+                var cacheDir = pr.GetValue(cache)!;
+                var sw = Stopwatch.StartNew();
+                if (st is "dataset" or "all")
+                {
+                    using var store = new ModelStore();
+                    using var vae = packDir.LoadVae(store, dev, ct);
+                    var opts = new DatasetOptions
+                    {
+                        PhotosDir = pr.GetValue(photos)!, LutsDir = pr.GetValue(luts), CacheDir = cacheDir,
+                        VariantsPerPhoto = pr.GetValue(variants), MaxPhotos = pr.GetValue(maxPhotos),
+                    };
+                    var builder = new LatentDatasetBuilder(vae, opts);
+                    foreach (var split in new[] { LatentDatasetBuilder.Train, LatentDatasetBuilder.Validation })
+                    {
+                        int lastPct = -1;
+                        builder.Build(split, new Progress<DatasetProgress>(p =>
+                        {
+                            int pct = p.Done * 100 / Math.Max(1, p.Total);
+                            if (pct / 5 != lastPct / 5) { lastPct = pct; Console.Error.WriteLine($"dataset {p.Split}: {p.Done}/{p.Total} ({p.Elapsed.TotalSeconds:F0} s)"); }
+                        }), ct);
+                    }
+                    Console.Error.WriteLine($"dataset ready in {sw.Elapsed.TotalMinutes:F1} min");
+                }
+                if (st is "fit" or "all")
+                {
+                    using var train = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Train);
+                    using var val = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Validation);
+                    var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
+                    cfg = cfg with { AttentionAfter = cfg.NumBlocks >= 2 ? [cfg.NumBlocks / 2 - 1, cfg.NumBlocks - 1] : [0] };
+                    var outDir = pr.GetValue(output)!;
+                    var trainer = new BalancerTrainer();
+                    var opts = new TrainOptions
+                    {
+                        Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
+                        MaxSteps = pr.GetValue(maxSteps), CheckpointDir = Path.Combine(outDir, "checkpoints"),
+                    };
+                    Console.Error.WriteLine($"training on {train.Count} pairs ({val.Count} validation), {opts.Epochs} epochs of {train.Count / opts.BatchSize} steps");
+                    var fitSw = Stopwatch.StartNew();
+                    using var net = trainer.Train(train, val, cfg, opts, new Progress<TrainProgress>(p =>
+                        Console.Error.WriteLine($"step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} ({p.Elapsed.TotalSeconds:F0} s)")), ct);
+                    var final = Path.Combine(outDir, "balancer");
+                    double valLoss = BalancerTrainer.Evaluate(net, val, opts.BatchSize);
+                    BalancerWeights.Save(net, final, new Dictionary<string, string>
+                    {
+                        ["steps"] = (trainer.History.LastOrDefault()?.Step ?? 0).ToString(),
+                        ["validation_loss"] = valLoss.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                    });
+                    var summary = new { pairs = train.Count, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, history = trainer.History };
+                    File.WriteAllText(Path.Combine(outDir, "training.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+                    LossPlot.Write(Path.Combine(outDir, "loss.png"), trainer.History);
+                    Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation loss {valLoss:F4}; weights in {final}");
+                }
+                return Task.FromResult(0);
+            }
+            catch (Exception e) { CliErrors.Print(e); return Task.FromResult(1); }
+        });
+        return cmd;
+    }
+
+    static string DefaultCache()
+    {
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var baseDir = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
+        return Path.Combine(baseDir, "latentbalance", "latents");
+    }
+}
