@@ -5,11 +5,14 @@ namespace LatentBalance.Engine.Imaging;
 /// <summary>How the full-resolution pixels travel between decoder, transform and encoder.</summary>
 public enum WriterMode
 {
-    /// <summary>Horizontal strips flow decoder -> transform -> encoder concurrently; memory stays small.
-    /// Float images fall back to <see cref="InMemory"/>.</summary>
-    Streamed,
-    /// <summary>Decode the whole image to memory, transform, then encode.</summary>
+    /// <summary>Decode the whole working image into one pinned array (libvips, multi-threaded), transform it with
+    /// Parallel.For over row bands, wrap it back with NewFromMemory and encode. The default: measured 1.1-1.3x
+    /// libvips' own load+save for a 24 MP JPEG on 2 cores. Needs width*height*bands*bytes of memory.</summary>
     InMemory,
+    /// <summary>Horizontal strips flow decoder -> transform -> encoder with bounded memory (a few strips), for
+    /// very large images. Slower (measured ~2-2.5x libvips alone): strips are pulled through a single-threaded
+    /// region. Float images fall back to <see cref="InMemory"/>.</summary>
+    Streamed,
 }
 
 public sealed class PhotoWriterOptions
@@ -32,7 +35,7 @@ public sealed class PhotoWriterOptions
 
     public WriterMode Mode { get; init; } = WriterMode.InMemory;
 
-    /// <summary>Approximate bytes of decoded pixels per strip in <see cref="WriterMode.Streamed"/>.</summary>
+    /// <summary>Approximate bytes of decoded pixels per strip in <see cref="WriterMode.Streamed"/> (ignored otherwise).</summary>
     public int StripBytes { get; init; } = 4 << 20;
 
     public static PhotoWriterOptions Default { get; } = new();

@@ -127,8 +127,10 @@ public class PhotoWriterTests
         Assert.Equal(0, TestImages.MaxAbsDiff(expected, rgbOut));
     }
 
-    [Fact]
-    public void Exif_orientation_6_comes_out_upright_with_orientation_1()
+    [Theory]
+    [InlineData(WriterMode.InMemory)]
+    [InlineData(WriterMode.Streamed)]
+    public void Exif_orientation_6_comes_out_upright_with_orientation_1(WriterMode mode)
     {
         var dir = TestPaths.TempDir("imaging-orient");
         var input = Path.Combine(dir, "in.jpg");
@@ -143,7 +145,7 @@ public class PhotoWriterTests
         var src = PhotoReader.Open(input);
         Assert.Equal(6, src.Orientation);
         Assert.Equal((96, 160), (src.Width, src.Height));
-        new PhotoWriter().Write(src, new IdentityTransform(), output);
+        new PhotoWriter(new PhotoWriterOptions { Mode = mode }).Write(src, new IdentityTransform(), output);
 
         using var got = TestImages.Load(output);
         Assert.Equal((96, 160), (got.Width, got.Height));
@@ -159,12 +161,15 @@ public class PhotoWriterTests
     }
 
     [Theory]
-    [InlineData(".png", false)]
-    [InlineData(".png", true)]
-    [InlineData(".jpg", false)]
-    [InlineData(".tif", true)]
-    public void Non_srgb_icc_profile_is_converted_back_and_embedded(string ext, bool sixteen)
+    [InlineData(".png", false, WriterMode.InMemory)]
+    [InlineData(".png", true, WriterMode.InMemory)]
+    [InlineData(".jpg", false, WriterMode.InMemory)]
+    [InlineData(".tif", true, WriterMode.InMemory)]
+    [InlineData(".png", true, WriterMode.Streamed)]
+    [InlineData(".jpg", false, WriterMode.Streamed)]
+    public void Non_srgb_icc_profile_is_converted_back_and_embedded(string ext, bool sixteen, WriterMode mode)
     {
+        var writer = new PhotoWriter(new PhotoWriterOptions { Mode = mode });
         var dir = TestPaths.TempDir("imaging-icc");
         var input = Path.Combine(dir, "in" + ext);
         var output = Path.Combine(dir, "out" + ext);
@@ -181,7 +186,7 @@ public class PhotoWriterTests
         Assert.True(src.ConvertsThroughIcc);
         Assert.Equal(Enums.BandFormat.Ushort, src.WorkingFormat);
 
-        new PhotoWriter().Write(src, new SwapRedBlue(), output);
+        writer.Write(src, new SwapRedBlue(), output);
 
         using var inp = TestImages.Load(input);
         using var got = TestImages.Load(output);
@@ -196,7 +201,7 @@ public class PhotoWriterTests
         Assert.True(mean < tol, $"mean diff {mean}");
         // identity must come back to the same pixels (within rounding)
         var idOut = Path.Combine(dir, "id" + ext);
-        new PhotoWriter().Write(src, new IdentityTransform(), idOut);
+        writer.Write(src, new IdentityTransform(), idOut);
         using var id = TestImages.Load(idOut);
         Assert.True(TestImages.MeanAbsDiff(inp, id) < tol, $"identity mean diff {TestImages.MeanAbsDiff(inp, id)}");
     }
@@ -224,29 +229,38 @@ public class PhotoWriterTests
     }
 
     [Theory]
-    [InlineData(".png")]
-    [InlineData(".jpg")]
-    public void Greyscale_is_processed_and_saved_as_grey(string ext)
+    [InlineData(".png", false, WriterMode.InMemory)]
+    [InlineData(".jpg", false, WriterMode.InMemory)]
+    [InlineData(".png", true, WriterMode.InMemory)]
+    [InlineData(".png", false, WriterMode.Streamed)]
+    [InlineData(".png", true, WriterMode.Streamed)]
+    public void Greyscale_is_processed_and_saved_as_grey(string ext, bool sixteen, WriterMode mode)
     {
         var dir = TestPaths.TempDir("imaging-grey");
         var input = Path.Combine(dir, "in" + ext);
         var output = Path.Combine(dir, "out" + ext);
-        using (var rgb = TestImages.Rgb8(100, 80))
-        using (var g = rgb.Colourspace(Enums.Interpretation.Bw))
+        using (var rgb = sixteen ? TestImages.Rgb16(100, 80) : TestImages.Rgb8(100, 80))
+        using (var g = rgb.Colourspace(sixteen ? Enums.Interpretation.Grey16 : Enums.Interpretation.Bw))
             Save(g, input);
         var src = PhotoReader.Open(input);
         Assert.Equal(PhotoColourKind.Grey, src.ColourKind);
-        new PhotoWriter().Write(src, new InvertRgb(), output);
+        new PhotoWriter(new PhotoWriterOptions { Mode = mode }).Write(src, new InvertRgb(), output);
         using var inp = TestImages.Load(input);
         using var got = TestImages.Load(output);
         Assert.Equal(1, got.Bands);
-        using var expected = inp.Linear([-1], [255]);
-        Assert.True(TestImages.MeanAbsDiff(expected, got) < (ext == ".png" ? 1.01 : 2.5));
+        Assert.Equal(inp.Format, got.Format);
+        double max = sixteen ? 65535 : 255;
+        using var expected = inp.Linear([-1], [max]);
+        double mean = TestImages.MeanAbsDiff(expected, got);
+        Assert.True(mean < max / 255 * (ext == ".png" ? 1.01 : 2.5), $"mean diff {mean}");
     }
 
-    [Fact]
-    public void Cmyk_goes_through_its_profile_and_back()
+    [Theory]
+    [InlineData(WriterMode.InMemory)]
+    [InlineData(WriterMode.Streamed)]
+    public void Cmyk_goes_through_its_profile_and_back(WriterMode mode)
     {
+        var writer = new PhotoWriter(new PhotoWriterOptions { Mode = mode });
         var dir = TestPaths.TempDir("imaging-cmyk");
         var input = Path.Combine(dir, "in.jpg");
         var output = Path.Combine(dir, "out.jpg");
@@ -256,7 +270,7 @@ public class PhotoWriterTests
             cmyk.Jpegsave(input, q: 95);
         var src = PhotoReader.Open(input);
         Assert.Equal(PhotoColourKind.Cmyk, src.ColourKind);
-        new PhotoWriter().Write(src, new IdentityTransform(), output);
+        writer.Write(src, new IdentityTransform(), output);
         using var got = TestImages.Load(output);
         Assert.Equal(Enums.Interpretation.Cmyk, got.Interpretation);
         using var inp = TestImages.Load(input);
@@ -265,7 +279,7 @@ public class PhotoWriterTests
         using var outLooks = got.IccTransform("srgb", embedded: true, inputProfile: "cmyk");
         Assert.True(TestImages.MeanAbsDiff(inLooks, outLooks) < 2, $"cmyk identity diff {TestImages.MeanAbsDiff(inLooks, outLooks)}");
         // PNG cannot hold CMYK: sRGB
-        new PhotoWriter().Write(src, new IdentityTransform(), outPng);
+        writer.Write(src, new IdentityTransform(), outPng);
         using var png = TestImages.Load(outPng);
         Assert.Equal(3, png.Bands);
         using var asSrgb = inp.IccTransform("srgb", embedded: true);

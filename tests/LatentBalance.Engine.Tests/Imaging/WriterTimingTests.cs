@@ -42,9 +42,14 @@ public class WriterTimingTests(ITestOutputHelper output)
                          $"libvips load+save {v:F0} ms; ours streamed {s:F0} ms (ratio {s / v:F2}); ours in-memory {m:F0} ms (ratio {m / v:F2})");
 
         using (var a = TestImages.Load(outVips))
-        using (var b = TestImages.Load(outStream))
+        using (var b = TestImages.Load(outMem))
+        using (var c = TestImages.Load(outStream))
+        {
             Assert.Equal(0, TestImages.MaxAbsDiff(a, b)); // identity: same pixels as libvips alone
-        Assert.True(s / v < 2.0, $"streamed writer {s:F0} ms vs libvips {v:F0} ms");
+            Assert.Equal(0, TestImages.MaxAbsDiff(a, c));
+        }
+        // target ~1.3x (default in-memory mode); the bound is loose because the test machine is shared
+        Assert.True(m / v < 2.0, $"in-memory writer {m:F0} ms vs libvips {v:F0} ms");
     }
 
     static double Time(Action a)
