@@ -1,6 +1,6 @@
 namespace LatentBalance.Bridge.Contract;
 
-/// <summary>One filter. D-Bus struct (s id, s label, s description, a(ssssss) parameters).</summary>
+/// <summary>One filter. D-Bus struct (s id, s label, s description, a(ssbssss) parameters).</summary>
 public sealed record FilterDescriptor
 {
     public string Id { get; init; } = "";
@@ -10,8 +10,8 @@ public sealed record FilterDescriptor
 }
 
 /// <summary>
-/// One filter parameter. D-Bus struct (s name, s type, s default, s min, s max, s description): min/max/default
-/// are invariant-culture text and "" means "none". Values travel as text in a{ss}; see <see cref="ParameterBinder"/>.
+/// One filter parameter. D-Bus struct (s name, s type, b required, s default, s min, s max, s description):
+/// required = (Default is null); min/max/default are invariant-culture text, "" min/max means unbounded. Values travel as text in a{ss}; see <see cref="ParameterBinder"/>.
 /// </summary>
 public sealed record ParameterDescriptor
 {

@@ -10,7 +10,7 @@ namespace LatentBalance.Bridge.DBus;
 public static class EngineDBusCodec
 {
     public const string GetInfoOut = "sssasua{ss}";
-    public const string ListFiltersOut = "a(sssa(ssssss))";
+    public const string ListFiltersOut = "a(sssa(ssbssss))";
     public const string BalanceIn = "sssa{ss}sb";
     public const string ExportCubeIn = "sssa{ss}ib";
     public const string JobIdIn = "s";
@@ -39,18 +39,18 @@ public static class EngineDBusCodec
         Details = r.ReadStringDictionary(),
     };
 
-    // ---- Filters: a(s id, s label, s description, a(s name, s type, s default, s min, s max, s description)) ----
+    // ---- Filters: a(s id, s label, s description, a(s name, s type, b required, s default, s min, s max, s description)) ----
     public static void Write(MessageWriter w, IReadOnlyList<FilterDescriptor> filters) =>
-        w.WriteArray("(sssa(ssssss))", a =>
+        w.WriteArray("(sssa(ssbssss))", a =>
         {
             foreach (var f in filters)
                 a.WriteStruct(s => s
                     .WriteString(f.Id).WriteString(f.Label).WriteString(f.Description)
-                    .WriteArray("(ssssss)", pa =>
+                    .WriteArray("(ssbssss)", pa =>
                     {
                         foreach (var p in f.Parameters)
                             pa.WriteStruct(ps => ps
-                                .WriteString(p.Name).WriteString(WireNames.ToWire(p.Type)).WriteString(p.Default ?? "")
+                                .WriteString(p.Name).WriteString(WireNames.ToWire(p.Type)).WriteBoolean(p.Default is null).WriteString(p.Default ?? "")
                                 .WriteString(Num(p.Min)).WriteString(Num(p.Max)).WriteString(p.Description));
                     }));
         });
@@ -61,14 +61,21 @@ public static class EngineDBusCodec
             Id = s.ReadString(),
             Label = s.ReadString(),
             Description = s.ReadString(),
-            Parameters = s.ReadArray(pe => pe.ReadStruct(ps => new ParameterDescriptor
+            Parameters = s.ReadArray(pe => pe.ReadStruct(ps =>
             {
-                Name = ps.ReadString(),
-                Type = WireNames.ParseParameterType(ps.ReadString()),
-                Default = NullIfEmpty(ps.ReadString()),
-                Min = ParseNum(ps.ReadString()),
-                Max = ParseNum(ps.ReadString()),
-                Description = ps.ReadString(),
+                string name = ps.ReadString();
+                var type = WireNames.ParseParameterType(ps.ReadString());
+                bool required = ps.ReadBoolean();
+                string dflt = ps.ReadString();
+                return new ParameterDescriptor
+                {
+                    Name = name,
+                    Type = type,
+                    Default = required ? null : dflt,
+                    Min = ParseNum(ps.ReadString()),
+                    Max = ParseNum(ps.ReadString()),
+                    Description = ps.ReadString(),
+                };
             })),
         }));
 
