@@ -9,7 +9,7 @@ namespace LatentBalance.Bridge.DBus;
 /// </summary>
 public static class EngineDBusCodec
 {
-    public const string GetInfoOut = "sssasua{ss}";
+    public const string GetInfoOut = "ssasasua{ss}";
     public const string ListFiltersOut = "a(sssa(ssbssss))";
     public const string BalanceIn = "sssa{ss}sb";
     public const string ExportCubeIn = "sssa{ss}ib";

@@ -12,6 +12,7 @@ public sealed class PrivateBus : IDisposable
     public const string DaemonPath = "/usr/bin/dbus-daemon";
     private readonly Process _daemon;
     private readonly TempDir _dir = new();
+    private readonly System.Text.StringBuilder _stderr = new();
 
     public PrivateBus()
     {
@@ -29,10 +30,13 @@ public sealed class PrivateBus : IDisposable
         psi.ArgumentList.Add("--print-address=1");
         psi.ArgumentList.Add($"--address=unix:path={_dir.File("bus")}");
         _daemon = Process.Start(psi)!;
+        _daemon.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
+        _daemon.BeginErrorReadLine(); // keep draining: a full stderr pipe would stall the daemon
         var line = _daemon.StandardOutput.ReadLineAsync();
         if (!line.Wait(TimeSpan.FromSeconds(15)) || string.IsNullOrWhiteSpace(line.Result))
         {
-            string err = _daemon.HasExited ? _daemon.StandardError.ReadToEnd() : "(no address within 15 s)";
+            string err;
+            lock (_stderr) err = _stderr.Length > 0 ? _stderr.ToString() : "(no address within 15 s)";
             Dispose();
             throw new InvalidOperationException($"dbus-daemon did not start: {err}");
         }
