@@ -6,6 +6,7 @@ namespace LatentBalance.Bridge.Rpc;
 /// Serves an <see cref="IEngineService"/> as newline-delimited JSON-RPC 2.0 over a pair of streams (the daemon's
 /// stdin/stdout): requests in, responses and JobProgress/JobCompleted notifications out. Nothing else may be written
 /// to <c>output</c> (log to stderr). Several hosts may serve the same service at once (one per connection).
+/// Lines that are not JSON-RPC 2.0 objects get a -32700/-32600 error reply and the session goes on.
 /// </summary>
 public static class StdioEngineHost
 {
@@ -15,7 +16,11 @@ public static class StdioEngineHost
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
-        using var rpc = RpcWire.CreateRpc(output, input);
+        var guardedOutput = new SerializedOutput(output);
+        var guard = new LineGuard(input, guardedOutput);
+        using var pumpStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pump = Task.Run(() => guard.PumpAsync(pumpStop.Token));
+        using var rpc = RpcWire.CreateRpc(guardedOutput, guard.RpcInput);
         rpc.CancelLocallyInvokedMethodsWhenConnectionIsClosed = true;
         rpc.AddLocalRpcTarget(new EngineRpcTarget(service), new StreamJsonRpc.JsonRpcTargetOptions { NotifyClientOfEvents = false });
 
@@ -44,6 +49,9 @@ public static class StdioEngineHost
         {
             service.JobProgress -= OnProgress;
             service.JobCompleted -= OnCompleted;
+            pumpStop.Cancel();
+            // Console stdin ignores cancellation: do not hang on a read that may never return.
+            await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         }
     }
 
