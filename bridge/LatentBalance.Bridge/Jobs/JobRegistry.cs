@@ -14,7 +14,10 @@ public sealed class JobRegistry : IDisposable
 {
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _finishedOrder = new();
-    private readonly SemaphoreSlim _slots;
+    private readonly Queue<(Job Job, Func<JobContext, Task> Work)> _queue = new();
+    private readonly object _queueGate = new();
+    private readonly int _maxConcurrency;
+    private int _running;
     private readonly int _maxFinishedKept;
     private readonly CancellationTokenSource _shutdown = new();
     private long _counter;
@@ -25,7 +28,7 @@ public sealed class JobRegistry : IDisposable
     {
         if (maxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(maxConcurrency), maxConcurrency, "must be >= 1");
         if (maxFinishedKept < 1) throw new ArgumentOutOfRangeException(nameof(maxFinishedKept), maxFinishedKept, "must be >= 1");
-        _slots = new SemaphoreSlim(maxConcurrency, maxConcurrency);
+        _maxConcurrency = maxConcurrency;
         _maxFinishedKept = maxFinishedKept;
     }
 
@@ -35,7 +38,10 @@ public sealed class JobRegistry : IDisposable
     /// <summary>Number of jobs queued or running.</summary>
     public int ActiveCount => _jobs.Values.Count(j => !j.State.IsTerminal());
 
-    /// <summary>Queues <paramref name="work"/>; it runs when a slot is free. <paramref name="outputPath"/> is reported in status/results.</summary>
+    /// <summary>
+    /// Queues <paramref name="work"/>; jobs start in submission order (FIFO) as slots free up.
+    /// <paramref name="outputPath"/> is reported in status/results.
+    /// </summary>
     public JobTicket Start(string outputPath, Func<JobContext, Task> work)
     {
         ArgumentNullException.ThrowIfNull(work);
@@ -43,7 +49,8 @@ public sealed class JobRegistry : IDisposable
         string id = $"job-{Interlocked.Increment(ref _counter)}-{Guid.NewGuid().ToString("N")[..8]}";
         var job = new Job(id, outputPath, CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token));
         _jobs[id] = job;
-        _ = Task.Run(() => RunAsync(job, work));
+        lock (_queueGate) _queue.Enqueue((job, work));
+        Pump();
         return new JobTicket { JobId = id };
     }
 
@@ -52,13 +59,41 @@ public sealed class JobRegistry : IDisposable
     public bool Cancel(string jobId)
     {
         var job = Find(jobId);
+        bool wasQueued;
         lock (job)
         {
-            if (job.State.IsTerminal()) return false;
+            if (job.State.IsTerminal() || job.CancelRequested) return !job.State.IsTerminal();
             job.CancelRequested = true;
+            wasQueued = job.State == JobState.Queued && !job.Started;
+        }
+        if (wasQueued)
+        {
+            // Not started: finish it now (Pump skips it later) so Wait does not wait for a free slot.
+            Finish(job, JobState.Cancelled, BridgeErrorCode.Cancelled, "cancelled by request", 0);
+            return true;
         }
         try { job.Cts.Cancel(); } catch (ObjectDisposedException) { }
         return true;
+    }
+
+    /// <summary>Starts queued jobs while slots are free, oldest first.</summary>
+    private void Pump()
+    {
+        while (true)
+        {
+            (Job Job, Func<JobContext, Task> Work) next;
+            lock (_queueGate)
+            {
+                if (_running >= _maxConcurrency || !_queue.TryDequeue(out next)) return;
+                lock (next.Job)
+                {
+                    if (next.Job.State.IsTerminal()) continue; // cancelled while queued
+                    next.Job.Started = true;
+                }
+                _running++;
+            }
+            _ = Task.Run(() => RunAsync(next.Job, next.Work));
+        }
     }
 
     public async Task<JobResult> WaitAsync(string jobId, int timeoutMs, CancellationToken cancellationToken = default)
@@ -93,12 +128,9 @@ public sealed class JobRegistry : IDisposable
     private async Task RunAsync(Job job, Func<JobContext, Task> work)
     {
         var ct = job.Cts.Token;
-        bool haveSlot = false;
         var clock = new Stopwatch();
         try
         {
-            await _slots.WaitAsync(ct).ConfigureAwait(false);
-            haveSlot = true;
             ct.ThrowIfCancellationRequested();
             clock.Start();
             lock (job) job.State = JobState.Running;
@@ -119,7 +151,8 @@ public sealed class JobRegistry : IDisposable
         }
         finally
         {
-            if (haveSlot) _slots.Release();
+            lock (_queueGate) _running--;
+            Pump();
         }
     }
 
@@ -139,6 +172,7 @@ public sealed class JobRegistry : IDisposable
     {
         lock (job)
         {
+            if (job.State.IsTerminal()) return; // finished once already (e.g. cancelled while queued)
             job.State = state;
             if (state == JobState.Done) { job.Progress = 1; job.Stage = "done"; }
             job.ErrorCode = code;
@@ -178,9 +212,18 @@ public sealed class JobRegistry : IDisposable
     public void Dispose()
     {
         if (_shutdown.IsCancellationRequested) return;
-        foreach (var job in _jobs.Values)
-            lock (job) if (!job.State.IsTerminal()) job.CancelRequested = true;
         _shutdown.Cancel();
+        foreach (var job in _jobs.Values)
+        {
+            bool queued;
+            lock (job)
+            {
+                if (job.State.IsTerminal()) continue;
+                job.CancelRequested = true;
+                queued = !job.Started;
+            }
+            if (queued) Finish(job, JobState.Cancelled, BridgeErrorCode.Cancelled, "engine shut down", 0);
+        }
     }
 
     private sealed class Job(string id, string outputPath, CancellationTokenSource cts)
@@ -195,6 +238,7 @@ public sealed class JobRegistry : IDisposable
         public BridgeErrorCode? ErrorCode { get; set; }
         public string? Error { get; set; }
         public volatile bool CancelRequested;
+        public bool Started;
 
         public JobStatus Snapshot()
         {

@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using System.Collections.Concurrent;
 using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.Tests.Support;
@@ -14,6 +15,11 @@ public abstract class EngineContractTests : IDisposable
     private readonly List<IDisposable> _clients = new();
 
     protected abstract FakeEngineService Service { get; }
+
+    protected EngineContractTests(ITestOutputHelper? output = null) => Output = output;
+
+    /// <summary>Where timings go (xunit output), given by the transport subclass.</summary>
+    protected ITestOutputHelper? Output { get; }
 
     /// <summary>Opens a new client connection to the host serving <see cref="Service"/>.</summary>
     protected abstract IEngineService OpenClient();
@@ -303,6 +309,21 @@ public abstract class EngineContractTests : IDisposable
             Assert.Equal(t.Id, r.JobId);
             Assert.Equal(t.Content, File.ReadAllText(t.Out));
         }
+    }
+
+    [Fact]
+    public async Task Round_trips_are_fast_enough_for_interactive_use()
+    {
+        var client = Client();
+        await client.GetInfoAsync(); // warm up
+        const int n = 300;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < n; i++) await client.GetJobAsync("job-x").ContinueWith(_ => { });
+        for (int i = 0; i < n; i++) await client.GetInfoAsync();
+        clock.Stop();
+        double perCallMs = clock.Elapsed.TotalMilliseconds / (2 * n);
+        Output?.WriteLine($"{GetType().Name}: {perCallMs:F3} ms per sequential call ({2 * n} calls)");
+        Assert.True(perCallMs < 20, $"{perCallMs:F2} ms per call");
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.DBus;
 using LatentBalance.Bridge.Tests.Contract;
@@ -31,7 +32,7 @@ public sealed class DBusEngineFixture : IDisposable
 }
 
 /// <summary>The shared contract suite over D-Bus.</summary>
-public sealed class DBusContractTests(DBusEngineFixture fixture) : EngineContractTests, IClassFixture<DBusEngineFixture>
+public sealed class DBusContractTests(DBusEngineFixture fixture, ITestOutputHelper output) : EngineContractTests(output), IClassFixture<DBusEngineFixture>
 {
     protected override FakeEngineService Service => fixture.Service;
     protected override IEngineService OpenClient() => fixture.Connect();

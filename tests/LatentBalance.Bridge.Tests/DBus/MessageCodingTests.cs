@@ -34,6 +34,30 @@ public sealed class MessageCodingTests
     }
 
     [Fact]
+    public void Unix_fds_are_duplicated_into_and_out_of_messages()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "fd-content");
+            using var fs = File.OpenRead(path);
+            int fd = (int)fs.SafeFileHandle.DangerousGetHandle();
+            using var m = NewCall();
+            using (var w = m.Writer()) w.WriteUnixFd(fd);
+            Assert.Equal("h", m.Signature);
+            using var r = m.Reader();
+            int dup = r.ReadUnixFd();
+            Assert.NotEqual(fd, dup);
+            using var copy = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(dup, ownsHandle: true), FileAccess.Read);
+            Assert.Equal("fd-content", new StreamReader(copy).ReadToEnd());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Reading_the_wrong_type_throws_instead_of_aborting_the_process()
     {
         using var m = NewCall();

@@ -22,6 +22,16 @@ public sealed class JobRegistryTests
     }
 
     [Fact]
+    public async Task Queued_jobs_start_in_submission_order()
+    {
+        using var jobs = new JobRegistry(maxConcurrency: 1);
+        var order = new ConcurrentQueue<int>();
+        var tickets = Enumerable.Range(0, 20).Select(i => jobs.Start($"/{i}", async _ => { order.Enqueue(i); await Task.Yield(); })).ToList();
+        foreach (var t in tickets) await jobs.WaitAsync(t.JobId, 5000);
+        Assert.Equal(Enumerable.Range(0, 20), order);
+    }
+
+    [Fact]
     public async Task Cancelling_a_queued_job_never_runs_it()
     {
         using var jobs = new JobRegistry(maxConcurrency: 1);

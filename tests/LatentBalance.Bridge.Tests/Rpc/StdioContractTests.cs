@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.Rpc;
 using LatentBalance.Bridge.Tests.Contract;
@@ -29,7 +30,7 @@ public sealed class StdioEngineFixture : IDisposable
 }
 
 /// <summary>The shared contract suite over newline-delimited JSON-RPC.</summary>
-public sealed class StdioContractTests(StdioEngineFixture fixture) : EngineContractTests, IClassFixture<StdioEngineFixture>
+public sealed class StdioContractTests(StdioEngineFixture fixture, ITestOutputHelper output) : EngineContractTests(output), IClassFixture<StdioEngineFixture>
 {
     protected override FakeEngineService Service => fixture.Service;
     protected override IEngineService OpenClient() => fixture.Connect();
