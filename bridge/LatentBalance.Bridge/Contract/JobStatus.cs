@@ -1,0 +1,38 @@
+using System.Text.Json.Serialization;
+
+namespace LatentBalance.Bridge.Contract;
+
+/// <summary>
+/// Snapshot of a job. D-Bus: GetJob(s job_id) -> (s state, d progress, s stage, s output_path, s error_code, s error).
+/// </summary>
+public sealed record JobStatus
+{
+    public string JobId { get; init; } = "";
+    public JobState State { get; init; }
+    /// <summary>0..1.</summary>
+    public double Progress { get; init; }
+    /// <summary>Human-readable current stage or message ("encode", "balance", "apply-lut"...).</summary>
+    public string Stage { get; init; } = "";
+    /// <summary>Output path (image for Balance, .cube for ExportCube).</summary>
+    public string OutputPath { get; init; } = "";
+    /// <summary>Set when <see cref="State"/> is Failed (or Cancelled: <see cref="BridgeErrorCode.Cancelled"/>).</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<BridgeErrorCode>))]
+    public BridgeErrorCode? ErrorCode { get; init; }
+    public string? Error { get; init; }
+}
+
+/// <summary>
+/// Final outcome of a job, returned by Wait. A failed job is a normal result (State=Failed, ErrorCode set), not an error reply.
+/// D-Bus: Wait(s job_id, i timeout_ms) -> (s state, s output_path, s error_code, s error, t elapsed_ms).
+/// </summary>
+public sealed record JobResult
+{
+    public string JobId { get; init; } = "";
+    public JobState State { get; init; }
+    public string OutputPath { get; init; } = "";
+    [JsonConverter(typeof(JsonStringEnumConverter<BridgeErrorCode>))]
+    public BridgeErrorCode? ErrorCode { get; init; }
+    public string? Error { get; init; }
+    /// <summary>Milliseconds from start of execution (not queueing) to completion.</summary>
+    public long ElapsedMs { get; init; }
+}
