@@ -164,8 +164,9 @@ public sealed unsafe partial class LutTransform : IPixelTransform
         var zero = Vector128<float>.Zero;
         var top = Vector128.Create(65535f);
         const float inv = 1f / 65535f;
-        float sr = _scale[0] * inv, sg = _scale[1] * inv, sb = _scale[2] * inv;
-        float or = _offset[0], og = _offset[1], ob = _offset[2];
+        var scale = Vector128.Create(_scale[0] * inv, _scale[1] * inv, _scale[2] * inv, 0f);
+        var offset = Vector128.Create(_offset[0], _offset[1], _offset[2], 0f);
+        var grid = new GridMapper(_maxIndex, _strideG, _strideB);
         int sG = _strideG, sB = _strideB;
         fixed (ushort* px0 = pixels)
         fixed (float* t = _table)
@@ -173,12 +174,9 @@ public sealed unsafe partial class LutTransform : IPixelTransform
             ushort* px = px0;
             for (int i = 0; i < count; i++, px += bands)
             {
-                float r = px[0], g = px[1], b = px[2];
-                GridPos(r * sr + or, out int ir, out float fr);
-                GridPos(g * sg + og, out int ig, out float fg);
-                GridPos(b * sb + ob, out int ib, out float fb);
-                var v = TKernel.Sample(t + ir * 4 + ig * sG + ib * sB, sG, sB, fr, fg, fb);
-                var input = Vector128.Create(r, g, b, 0f);
+                var input = Vector128.Create((float)px[0], px[1], px[2], 0f);
+                int off = grid.Map(input * scale + offset, out var f);
+                var v = TKernel.Sample(t + off, sG, sB, f.GetElement(0), f.GetElement(1), f.GetElement(2));
                 var o = Vector128.MinNative(Vector128.MaxNative(input * keep + v * outScale + half, zero), top);
                 var oi = Vector128.ConvertToInt32Native(o); // o is already in range: no saturation needed
                 px[0] = (ushort)oi.GetElement(0);
@@ -202,8 +200,9 @@ public sealed unsafe partial class LutTransform : IPixelTransform
     {
         int count = pixels.Length / bands;
         var keep = Vector128.Create(_keep);
-        float sr = _scale[0], sg = _scale[1], sb = _scale[2];
-        float or = _offset[0], og = _offset[1], ob = _offset[2];
+        var scale = Vector128.Create(_scale[0], _scale[1], _scale[2], 0f);
+        var offset = Vector128.Create(_offset[0], _offset[1], _offset[2], 0f);
+        var grid = new GridMapper(_maxIndex, _strideG, _strideB);
         bool full = _keep == 0f;
         int sG = _strideG, sB = _strideB;
         fixed (float* px0 = pixels)
@@ -212,12 +211,10 @@ public sealed unsafe partial class LutTransform : IPixelTransform
             float* px = px0;
             for (int i = 0; i < count; i++, px += bands)
             {
-                float r = px[0], g = px[1], b = px[2];
-                GridPos(r * sr + or, out int ir, out float fr);
-                GridPos(g * sg + og, out int ig, out float fg);
-                GridPos(b * sb + ob, out int ib, out float fb);
-                var v = TKernel.Sample(t + ir * 4 + ig * sG + ib * sB, sG, sB, fr, fg, fb);
-                var o = full ? v : Vector128.Create(r, g, b, 0f) * keep + v; // full: NaN input must not leak through 0 * NaN
+                var input = Vector128.Create(px[0], px[1], px[2], 0f);
+                int off = grid.Map(input * scale + offset, out var f);
+                var v = TKernel.Sample(t + off, sG, sB, f.GetElement(0), f.GetElement(1), f.GetElement(2));
+                var o = full ? v : input * keep + v; // full: NaN input must not leak through 0 * NaN
                 px[0] = o.GetElement(0);
                 px[1] = o.GetElement(1);
                 px[2] = o.GetElement(2);
@@ -231,6 +228,25 @@ public sealed unsafe partial class LutTransform : IPixelTransform
         Span<float> px = [r, g, b];
         Apply(px, 3);
         return (px[0], px[1], px[2]);
+    }
+
+    /// <summary>Vectorised <see cref="GridPos"/> for r, g, b at once: clamps grid coordinates to
+    /// [0, n-1] (NaN to 0), returns the floats offset of the cell's lower corner and the fractions.</summary>
+    readonly struct GridMapper(float maxIndex, int strideG, int strideB)
+    {
+        readonly Vector128<float> _max = Vector128.Create(maxIndex);
+        readonly Vector128<int> _maxCell = Vector128.Create((int)maxIndex - 1);
+        readonly Vector128<int> _strides = Vector128.Create(4, strideG, strideB, 0);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Map(Vector128<float> x, out Vector128<float> frac)
+        {
+            x &= Vector128.Equals(x, x); // NaN lanes -> 0
+            x = Vector128.MinNative(Vector128.MaxNative(x, Vector128<float>.Zero), _max);
+            var cell = Vector128.Min(Vector128.ConvertToInt32Native(x), _maxCell);
+            frac = x - Vector128.ConvertToSingle(cell);
+            return Vector128.Sum(cell * _strides);
+        }
     }
 
     interface IKernel
