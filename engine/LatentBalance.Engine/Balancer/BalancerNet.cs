@@ -131,6 +131,12 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             to_qkv = nn.Linear(w, 3 * w);
             to_out = nn.Linear(w, w);
             RegisterComponents();
+            // TorchSharp 0.107 leaves GroupNorm's affine parameters uninitialised (garbage, often NaN)
+            using (no_grad())
+            {
+                norm.weight!.fill_(1);
+                norm.bias!.zero_();
+            }
         }
 
         public override Tensor forward(Tensor x)

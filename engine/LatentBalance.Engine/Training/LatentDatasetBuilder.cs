@@ -73,8 +73,23 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
             var recipes = new List<string>();
             for (int b = begin; b < end; b += options.EncodeBatch)
             {
+                // libtorch very rarely trips over a scalar freed under it by the GC (an "INTERNAL ASSERT"
+                // in Scalar.h); the batch is deterministic, so it is simply computed again.
+                for (int attempt = 1; ; attempt++)
+                {
+                    int recipeCount = recipes.Count;
+                    try { EncodeBatch(b, Math.Min(end, b + options.EncodeBatch)); break; }
+                    catch (System.Runtime.InteropServices.ExternalException) when (attempt < 3)
+                    {
+                        recipes.RemoveRange(recipeCount, recipes.Count - recipeCount);
+                    }
+                }
+                progress?.Report(new DatasetProgress(split, Math.Min(end, b + options.EncodeBatch), total, sw.Elapsed));
+            }
+
+            void EncodeBatch(int b, int e)
+            {
                 using var scope = NewDisposeScope();
-                int e = Math.Min(end, b + options.EncodeBatch);
                 var cleanTiles = new List<Tensor>();
                 var distTiles = new List<Tensor>();
                 for (int i = b; i < e; i++)
@@ -99,11 +114,11 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
                 using (no_grad())
                 {
                     var (cm, clv) = vae.EncodeDistribution(stack(cleanTiles));
+                    var d = vae.Encode(stack(distTiles)).cpu();
                     clean.Add(cm.cpu().MoveToOuterDisposeScope());
                     if (clv is not null) cleanLogVar.Add(clv.cpu().MoveToOuterDisposeScope());
-                    distorted.Add(vae.Encode(stack(distTiles)).cpu().MoveToOuterDisposeScope());
+                    distorted.Add(d.MoveToOuterDisposeScope());
                 }
-                progress?.Report(new DatasetProgress(split, e, total, sw.Elapsed));
             }
             var tensors = new Dictionary<string, Tensor> { ["distorted"] = cat(distorted, 0), ["clean"] = cat(clean, 0) };
             if (cleanLogVar.Count > 0) tensors["clean_logvar"] = cat(cleanLogVar, 0);

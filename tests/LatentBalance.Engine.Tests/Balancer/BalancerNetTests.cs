@@ -1,0 +1,86 @@
+using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.ModelFiles;
+using static TorchSharp.torch;
+
+namespace LatentBalance.Engine.Tests.Balancer;
+
+public class BalancerNetTests
+{
+    static readonly BalancerConfig Small = new() { LatentChannels = 8, Width = 16, NumBlocks = 2, AttentionAfter = [1], AttentionHeads = 2, GlobalWidth = 16 };
+
+    [Fact]
+    public void UntrainedBalancerIsTheIdentityAndPredictsAVariance()
+    {
+        manual_seed(1);
+        using var net = new BalancerNet(Small);
+        var z = randn(2, 8, 28, 28);
+        var (mean, logVar) = net.forward(z);
+        Assert.Equal(z.shape, mean.shape);
+        Assert.Equal(z.shape, logVar.shape);
+        Assert.True((mean - z).abs().max().item<float>() < 1e-6f);
+        Assert.True(logVar.abs().max().item<float>() < 1e-6f);
+    }
+
+    [Fact]
+    public void OutputDependsOnTheGlobalColourStatisticsAfterTraining()
+    {
+        // after one optimiser step on "shift everything by +1", a shifted input gives a different correction
+        manual_seed(2);
+        using var net = new BalancerNet(Small);
+        var opt = optim.Adam(net.parameters(), 1e-2);
+        for (int i = 0; i < 30; i++)
+        {
+            opt.zero_grad();
+            var x = randn(4, 8, 14, 14) + 1;
+            var (m, lv) = net.forward(x);
+            var loss = Engine.Training.BalancerLoss.GaussianNll(m, lv, x - 1);
+            loss.backward();
+            opt.step();
+        }
+        net.eval();
+        var probe = randn(1, 8, 14, 14) + 1;
+        var corrected = net.Balance(probe);
+        var shiftBefore = probe.mean().item<float>();
+        var shiftAfter = corrected.mean().item<float>();
+        Assert.True(Math.Abs(shiftAfter) < Math.Abs(shiftBefore) * 0.7, $"mean {shiftBefore} -> {shiftAfter}");
+    }
+
+    [Fact]
+    public void SaveAndLoadGiveTheSameNetwork()
+    {
+        manual_seed(3);
+        using var net = new BalancerNet(Small);
+        using (no_grad()) foreach (var p in net.parameters()) p.add_(randn_like(p) * 0.05);
+        var dir = TestPaths.TempDir("balancer");
+        BalancerWeights.Save(net, dir);
+        using var loaded = BalancerWeights.Load(dir);
+        Assert.Equal(net.Config.ToJson(), loaded.Config.ToJson());
+        net.eval();
+        var z = randn(1, 8, 28, 28);
+        var diff = (net.Balance(z) - loaded.Balance(z)).abs().max().item<float>();
+        var sdA = net.state_dict(); var sdB = loaded.state_dict();
+        var bad = sdA.Keys.Where(k => (sdA[k] - sdB[k]).abs().max().item<float>() > 0).ToList();
+        Assert.True(diff < 1e-6f, $"max diff {diff}; differing tensors: {string.Join(", ", bad)}");
+    }
+
+    [Fact]
+    public void WeightsOfAnotherShapeAreRefusedWithTheirNames()
+    {
+        using var net = new BalancerNet(Small);
+        var dir = TestPaths.TempDir("balancer-bad");
+        BalancerWeights.Save(net, dir);
+        File.WriteAllText(Path.Combine(dir, BalancerWeights.ConfigFile), (Small with { Width = 32 }).ToJson());
+        var e = Assert.Throws<ModelFileException>(() => BalancerWeights.Load(dir));
+        Assert.Contains("wrong shape", e.Message);
+        Assert.Contains("conv_in.weight", e.Message);
+    }
+
+    [Fact]
+    public void ConfigIsValidated()
+    {
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"width\": 30, \"attention_heads\": 4}", "x.json"));
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"num_blocks\": 2, \"attention_after\": [5]}", "x.json"));
+        var e = Assert.Throws<FormatException>(() => BalancerConfig.FromJson("not json", "x.json"));
+        Assert.Contains("x.json", e.Message);
+    }
+}
