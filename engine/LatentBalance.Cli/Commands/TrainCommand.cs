@@ -54,7 +54,7 @@ static class TrainCommand
                         VariantsPerPhoto = pr.GetValue(variants), MaxPhotos = pr.GetValue(maxPhotos),
                     };
                     var builder = new LatentDatasetBuilder(vae, opts);
-                    foreach (var split in new[] { LatentDatasetBuilder.Train, LatentDatasetBuilder.Validation })
+                    foreach (var split in new[] { LatentDatasetBuilder.Validation, LatentDatasetBuilder.Train })
                     {
                         int lastPct = -1;
                         builder.Build(split, new Progress<DatasetProgress>(p =>

@@ -15,13 +15,13 @@ public sealed record DatasetOptions
     public required string PhotosDir { get; init; }
     public string? LutsDir { get; init; }
     public required string CacheDir { get; init; }
-    /// <summary>Distorted variants made from each photo (each with its own crop and distortion).</summary>
+    /// <summary>Distorted variants made from each photo (one random crop per photo, encoded once; each variant its own distortion).</summary>
     public int VariantsPerPhoto { get; init; } = 4;
     /// <summary>Share of variants left undistorted, so the balancer learns to leave good photos alone.</summary>
     public double IdentityFraction { get; init; } = 0.1;
     public int Seed { get; init; } = 2026;
     public int TileSize { get; init; } = 224;
-    public int EncodeBatch { get; init; } = 16;
+    public int EncodeBatch { get; init; } = 32;
     public int ShardSize { get; init; } = 256;
     /// <summary>Use at most this many photos of the split (0: all); for smoke tests.</summary>
     public int MaxPhotos { get; init; }
@@ -87,19 +87,28 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
                 progress?.Report(new DatasetProgress(split, Math.Min(end, b + options.EncodeBatch), total, sw.Elapsed));
             }
 
+            // pairs [b, e): variants of one photo share its crop, so the clean tile is encoded once per photo
             void EncodeBatch(int b, int e)
             {
                 using var scope = NewDisposeScope();
-                var cleanTiles = new List<Tensor>();
+                var cleanLatents = new Dictionary<int, (Tensor Mean, Tensor? LogVar)>();
+                var cleanTiles = new Dictionary<int, Tensor>();
+                for (int i = b; i < e; i++)
+                {
+                    int photo = i / options.VariantsPerPhoto;
+                    if (!cleanTiles.ContainsKey(photo)) cleanTiles[photo] = MakeTile(photos[photo], new Random(StableSeed(options.Seed, photo, -1)));
+                }
+                using var _ = no_grad();
+                var order = cleanTiles.Keys.Order().ToList();
+                var (cm, clv) = vae.EncodeDistribution(stack(order.Select(p => cleanTiles[p])));
+                for (int k = 0; k < order.Count; k++) cleanLatents[order[k]] = (cm[k], clv?[k]);
                 var distTiles = new List<Tensor>();
                 for (int i = b; i < e; i++)
                 {
                     int photo = i / options.VariantsPerPhoto, variant = i % options.VariantsPerPhoto;
                     int seed = StableSeed(options.Seed, photo, variant);
-                    var rng = new Random(seed);
-                    var tile = MakeTile(photos[photo], rng);
-                    cleanTiles.Add(tile);
-                    if (rng.NextDouble() < options.IdentityFraction)
+                    var tile = cleanTiles[photo];
+                    if (new Random(seed).NextDouble() < options.IdentityFraction)
                     {
                         distTiles.Add(tile);
                         recipes.Add($"{Path.GetFileName(photos[photo])}: identity");
@@ -111,14 +120,11 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
                         recipes.Add($"{Path.GetFileName(photos[photo])}: {recipe}");
                     }
                 }
-                using (no_grad())
-                {
-                    var (cm, clv) = vae.EncodeDistribution(stack(cleanTiles));
-                    var d = vae.Encode(stack(distTiles)).cpu();
-                    clean.Add(cm.cpu().MoveToOuterDisposeScope());
-                    if (clv is not null) cleanLogVar.Add(clv.cpu().MoveToOuterDisposeScope());
-                    distorted.Add(d.MoveToOuterDisposeScope());
-                }
+                var dl = vae.Encode(stack(distTiles)).cpu();
+                var idx = Enumerable.Range(b, e - b).Select(i => i / options.VariantsPerPhoto).ToList();
+                clean.Add(stack(idx.Select(p => cleanLatents[p].Mean)).cpu().MoveToOuterDisposeScope());
+                if (clv is not null) cleanLogVar.Add(stack(idx.Select(p => cleanLatents[p].LogVar!)).cpu().MoveToOuterDisposeScope());
+                distorted.Add(dl.MoveToOuterDisposeScope());
             }
             var tensors = new Dictionary<string, Tensor> { ["distorted"] = cat(distorted, 0), ["clean"] = cat(clean, 0) };
             if (cleanLogVar.Count > 0) tensors["clean_logvar"] = cat(cleanLogVar, 0);

@@ -1,0 +1,116 @@
+using LatentBalance.Engine.Imaging;
+using LatentBalance.Engine.Pipeline;
+using NetVips;
+using Xunit.Abstractions;
+
+namespace LatentBalance.Engine.Tests.Pipeline;
+
+/// <summary>The whole method on real photos, with TAEF2 and a test-made balancer.</summary>
+public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.EngineFixture fixture) : IClassFixture<BalanceEngineTests.EngineFixture>
+{
+    public sealed class EngineFixture : IDisposable
+    {
+        public BalanceEngine Engine { get; }
+        public EngineFixture()
+        {
+            using var store = TestPack.Store();
+            Engine = BalanceEngine.Load(TestPack.Directory, "cpu", store);
+        }
+        public void Dispose() => Engine.Dispose();
+    }
+
+    BalanceEngine Engine => fixture.Engine;
+
+    static string Photo(string name = "coffee") => Directory.GetFiles(Path.Combine(TestPaths.Photos, "debian-skimage-data"), name + "*").First();
+
+    static byte[] Pixels(string path)
+    {
+        using var img = Image.NewFromFile(path);
+        return img.WriteToMemory();
+    }
+
+    [Fact]
+    public void BalancesAWholePhotoDeterministicallyAndWritesEverythingAskedFor()
+    {
+        var dir = TestPaths.TempDir("engine");
+        var a = Path.Combine(dir, "a.jpg");
+        var b = Path.Combine(dir, "b.jpg");
+        var cube = Path.Combine(dir, "fix.cube");
+        var compare = Path.Combine(dir, "compare.jpg");
+        var r = Engine.BalanceFile(Photo(), a, new BalanceOptions { LutPath = cube, ComparePath = compare });
+        Engine.BalanceFile(Photo(), b, new BalanceOptions());
+        output.WriteLine($"{r.Width}x{r.Height}, moved dE00 {r.TileDeltaE:F3}, " + string.Join(", ", r.TimingsMs.Select(kv => $"{kv.Key} {kv.Value:F0} ms")));
+        using var src = Image.NewFromFile(Photo());
+        using var outImg = Image.NewFromFile(a);
+        Assert.Equal((src.Width, src.Height), (outImg.Width, outImg.Height));
+        Assert.Equal(Pixels(a), Pixels(b));                    // same input, same output
+        Assert.NotEqual(Pixels(Photo()), Pixels(a));           // the test balancer does change colours
+        Assert.True(r.TileDeltaE > 0.05, $"moved {r.TileDeltaE}");
+        Assert.Equal(33, LatentBalance.Engine.Color.CubeFile.Read(cube).Size);
+        Assert.True(new FileInfo(compare).Length > 1000);
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
+    }
+
+    [Fact]
+    public void StrengthZeroKeepsThePhotoAndIterationsCompose()
+    {
+        var dir = TestPaths.TempDir("engine-strength");
+        var png = Path.Combine(dir, "in.png");
+        using (var src = Image.NewFromFile(Photo("astronaut"))) src.Pngsave(png);
+        var zero = Path.Combine(dir, "zero.png");
+        Engine.BalanceFile(png, zero, new BalanceOptions { Strength = 0 });
+        Assert.Equal(Pixels(png), Pixels(zero));
+
+        var one = Path.Combine(dir, "one.png");
+        var three = Path.Combine(dir, "three.png");
+        var r1 = Engine.BalanceFile(png, one, new BalanceOptions { Iterations = 1 });
+        var r3 = Engine.BalanceFile(png, three, new BalanceOptions { Iterations = 3 });
+        output.WriteLine($"moved dE00: 1 iteration {r1.TileDeltaE:F3}, 3 iterations {r3.TileDeltaE:F3}");
+        Assert.NotEqual(Pixels(one), Pixels(three));
+        Assert.Equal(3, r3.Iterations);
+    }
+
+    [Fact]
+    public void SixteenBitStaysSixteenBitAndAlphaIsKept()
+    {
+        var dir = TestPaths.TempDir("engine-16");
+        var input = Path.Combine(dir, "in16.png");
+        using (var src = Image.NewFromFile(Photo("astronaut")))
+        using (var rgb16 = src.Colourspace(Enums.Interpretation.Rgb16))
+        using (var alpha = Image.Black(src.Width, src.Height) + 40000)
+        using (var withAlpha = rgb16.Bandjoin(alpha.Cast(Enums.BandFormat.Ushort)))
+            withAlpha.Pngsave(input);
+        var outPath = Path.Combine(dir, "out16.png");
+        Engine.BalanceFile(input, outPath, new BalanceOptions());
+        using var o = Image.NewFromFile(outPath);
+        Assert.Equal(Enums.BandFormat.Ushort, o.Format);
+        Assert.Equal(4, o.Bands);
+        using var a = o.ExtractBand(3);
+        Assert.Equal(40000, a.Min());
+        Assert.Equal(40000, a.Max());
+    }
+
+    [Fact]
+    public void BadInputsGetClearErrorsAndNoOutput()
+    {
+        var dir = TestPaths.TempDir("engine-bad");
+        var text = Path.Combine(dir, "notes.jpg");
+        File.WriteAllText(text, "this is not a photo");
+        var truncated = Path.Combine(dir, "cut.jpg");
+        var bytes = File.ReadAllBytes(Photo());
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        foreach (var bad in new[] { text, truncated, Path.Combine(dir, "missing.jpg") })
+        {
+            var outPath = Path.Combine(dir, "out-" + Path.GetFileName(bad));
+            var e = Assert.ThrowsAny<Exception>(() => Engine.BalanceFile(bad, outPath, new BalanceOptions()));
+            output.WriteLine(e.Message);
+            Assert.Contains(Path.GetFileName(bad), e.Message);
+            Assert.False(File.Exists(outPath));
+        }
+        Assert.Throws<ImageOutputException>(() => Engine.BalanceFile(Photo(), dir, new BalanceOptions()));
+        // and the engine still works afterwards
+        Engine.BalanceFile(Photo(), Path.Combine(dir, "ok.jpg"), new BalanceOptions());
+        Assert.True(File.Exists(Path.Combine(dir, "ok.jpg")));
+        Assert.Equal(new[] { "cut.jpg", "notes.jpg", "ok.jpg" }, Directory.GetFiles(dir).Select(Path.GetFileName).Order().ToArray());
+    }
+}
