@@ -1,0 +1,176 @@
+# Batch checks for the Latent Color Balance GIMP 3 plug-in. Runs INSIDE gimp-console-3.0 (python-fu-eval),
+# started by tests/gimp/run-gimp-test.sh, which sets:
+#   LB_TEST_PHASE   prepare | unreachable | check | bench
+#   LB_TEST_DIR     the shared work folder (same path on the host and in the chroot)
+# Every failed check raises, so gimp-console exits non-zero. Findings go to stdout as "CHECK ..." lines.
+#
+#   prepare      photo.jpg -> photo8.png (8-bit RGB) and photo16.png (16-bit RGBA, alpha gradient), lossless
+#                inputs that GIMP and the CLI then read identically
+#   unreachable  no daemon and no activation file: the procedure fails and says how to start the daemon
+#   check        (daemon activated by the first call) 8-bit, 16-bit+alpha and float images: new layer above the
+#                source named "Latent Color Balance", source untouched, precision kept, alpha kept, pixels
+#                match the CLI's output (cli8.png / cli16.png) within a small tolerance
+#   bench        a 6000x4000 (24 MP) 8-bit layer, timed; the plug-in prints its own timings (verbose mode)
+
+import os
+import sys
+import time
+
+import numpy as np
+from gi.repository import Gegl, Gimp, Gio
+
+PROC = "plug-in-latent-color-balance"
+LAYER_NAME = "Latent Color Balance"
+D = os.environ["LB_TEST_DIR"]
+PHASE = os.environ["LB_TEST_PHASE"]
+
+
+def say(msg):
+    print("CHECK " + msg)
+    sys.stdout.flush()
+
+
+def require(cond, msg):
+    if not cond:
+        raise AssertionError("FAILED: " + msg)
+    say("ok: " + msg)
+
+
+def path(name):
+    return os.path.join(D, name)
+
+
+def load(name):
+    return Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path(name)))
+
+
+def save(image, name):
+    if not Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(path(name)), None):
+        raise AssertionError("could not save " + name)
+
+
+def pixels(drawable, fmt, dtype):
+    w, h = drawable.get_width(), drawable.get_height()
+    data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.NONE)
+    return np.frombuffer(data, dtype=dtype).reshape(h, w, -1)
+
+
+def run_filter(image, layer, **params):
+    proc = Gimp.get_pdb().lookup_procedure(PROC)
+    if proc is None:
+        raise AssertionError("procedure %s is not registered (plug-in not installed?)" % PROC)
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("image", image)
+    cfg.set_core_object_array("drawables", [layer])
+    for k, v in params.items():
+        cfg.set_property(k, v)
+    t = time.perf_counter()
+    result = proc.run(cfg)
+    return result, time.perf_counter() - t
+
+
+def prepare():
+    img = load("photo.jpg")
+    save(img, "photo8.png")
+    img.convert_precision(Gimp.Precision.U16_NON_LINEAR)
+    layer = img.get_layers()[0]
+    layer.add_alpha()
+    px = pixels(layer, "R'G'B'A u16", np.uint16).copy()
+    h, w, _ = px.shape
+    # alpha: a horizontal ramp 0..65535 with a fully transparent and a fully opaque band
+    ramp = np.linspace(0, 65535, w).round().astype(np.uint16)
+    px[:, :, 3] = ramp[None, :]
+    px[: h // 8, :, 3] = 0
+    px[-h // 8:, :, 3] = 65535
+    layer.get_buffer().set(Gegl.Rectangle.new(0, 0, w, h), "R'G'B'A u16", px.tobytes())
+    layer.get_buffer().flush()
+    save(img, "photo16.png")
+    img.delete()
+    check = load("photo16.png")
+    require(check.get_precision() in (Gimp.Precision.U16_NON_LINEAR, Gimp.Precision.U16_PERCEPTUAL,
+                                      Gimp.Precision.U16_LINEAR), "photo16.png is a 16-bit image")
+    require(check.get_layers()[0].has_alpha(), "photo16.png has alpha")
+    check.delete()
+
+
+def unreachable():
+    img = load("photo8.png")
+    layer = img.get_layers()[0]
+    result, secs = run_filter(img, layer)
+    status = result.index(0)
+    message = result.index(1) if result.length() > 1 else ""
+    say("status %s in %.1f s, message: %r" % (status, secs, message))
+    require(status == Gimp.PDBStatusType.EXECUTION_ERROR, "without a daemon the procedure fails")
+    require("latentbalance daemon" in str(message) and "install-daemon" in str(message),
+            "the message says how to install/start the daemon")
+    require(len(img.get_layers()) == 1, "no layer was added")
+    img.delete()
+
+
+def check_one(name, cli_name, fmt, dtype, scale, tol_max, tol_mean, precision=None, expect_precision=None):
+    img = load(name)
+    if precision is not None:
+        img.convert_precision(precision)
+    prec = img.get_precision()
+    src = img.get_layers()[0]
+    before = pixels(src, fmt, dtype).copy()
+    n_layers = len(img.get_layers())
+
+    result, secs = run_filter(img, src, iterations=1, strength=1.0)
+    status = result.index(0)
+    require(status == Gimp.PDBStatusType.SUCCESS,
+            "%s: procedure succeeded (%.1f s)%s" % (name, secs, "" if status == Gimp.PDBStatusType.SUCCESS
+                                                    else ": %s" % (result.index(1) if result.length() > 1 else "")))
+    layers = img.get_layers()
+    require(len(layers) == n_layers + 1, "%s: exactly one layer added" % name)
+    new = layers[img.get_item_position(src) - 1] if img.get_item_position(src) > 0 else None
+    require(new is not None and new.get_name() == LAYER_NAME, "%s: '%s' sits directly above the source" % (name, LAYER_NAME))
+    returned = result.index(1)
+    require(returned is not None and returned.get_id() == new.get_id(), "%s: the procedure returns the new layer" % name)
+    require(src.get_name() != LAYER_NAME and np.array_equal(pixels(src, fmt, dtype), before),
+            "%s: source layer unchanged" % name)
+    require(img.get_precision() == prec and (expect_precision is None or prec == expect_precision),
+            "%s: image precision kept (%s)" % (name, prec.value_nick))
+    require(new.has_alpha() == src.has_alpha() and (new.get_width(), new.get_height()) == (src.get_width(), src.get_height()),
+            "%s: same size and alpha presence as the source" % name)
+
+    out = pixels(new, fmt, dtype).astype(np.float64) / scale
+    if src.has_alpha():
+        require(np.array_equal(pixels(new, fmt, dtype)[:, :, 3], before[:, :, 3]), "%s: alpha kept exactly" % name)
+    cli_img = load(cli_name)
+    cli = pixels(cli_img.get_layers()[0], fmt, dtype).astype(np.float64) / scale
+    cli_img.delete()
+    rgb = slice(0, 3)
+    diff = np.abs(out[:, :, rgb] - cli[:, :, rgb])
+    moved = np.abs(out[:, :, rgb] - before[:, :, rgb].astype(np.float64) / scale).mean()
+    say("%s: vs CLI max %.5f mean %.6f; mean change from source %.5f (unit = full scale)" % (name, diff.max(), diff.mean(), moved))
+    require(diff.max() <= tol_max and diff.mean() <= tol_mean,
+            "%s: pixels match the CLI output (max %.5f <= %.5f, mean %.6f <= %.6f)" % (name, diff.max(), tol_max, diff.mean(), tol_mean))
+    img.delete()
+
+
+def check():
+    # 8-bit: within 1 level anywhere (resampling/rounding), nearly identical on average
+    check_one("photo8.png", "cli8.png", "R'G'B' u8", np.uint8, 255.0, 1.0 / 255 + 1e-9, 0.5 / 255)
+    # 16-bit with alpha: stays 16-bit; within a few 16-bit levels
+    check_one("photo16.png", "cli16.png", "R'G'B'A u16", np.uint16, 65535.0, 64.0 / 65535, 8.0 / 65535,
+              expect_precision=Gimp.Precision.U16_NON_LINEAR)
+    # float: the same photo promoted to 32-bit float travels as float TIFF; compared with the 8-bit CLI result
+    check_one("photo8.png", "cli8.png", "R'G'B' float", np.float32, 1.0, 2.0 / 255, 0.5 / 255,
+              precision=Gimp.Precision.FLOAT_NON_LINEAR, expect_precision=Gimp.Precision.FLOAT_NON_LINEAR)
+
+
+def bench():
+    img = load("photo8.png")
+    img.scale(6000, 4000)
+    src = img.get_layers()[0]
+    say("bench layer %dx%d (%.1f MP)" % (src.get_width(), src.get_height(), src.get_width() * src.get_height() / 1e6))
+    result, secs = run_filter(img, src)
+    require(result.index(0) == Gimp.PDBStatusType.SUCCESS, "24 MP layer balanced in %.1f s" % secs)
+    require(img.get_layers()[0].get_name() == LAYER_NAME, "24 MP: new layer on top")
+    img.delete()
+
+
+{"prepare": prepare, "unreachable": unreachable, "check": check, "bench": bench}[PHASE]()
+say("phase %s passed" % PHASE)
