@@ -58,4 +58,37 @@ Task("publish").Does(() =>
     DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = "./artifacts/cli", MSBuildSettings = Props() });
 });
 
+// install-gimp: installs the GIMP 3 plug-in "Latent Color Balance" for the current user, as
+// <GIMP 3.0 config>/plug-ins/latent-color-balance/latent-color-balance.py (executable). The config folder is
+// $GIMP3_DIRECTORY, else $XDG_CONFIG_HOME/GIMP/3.0 (~/.config/GIMP/3.0; %APPDATA%\GIMP\3.0 on Windows,
+// ~/Library/Application Support/GIMP/3.0 on macOS); --gimp-plugins=DIR installs into DIR instead.
+// The plug-in talks to the daemon (`latentbalance daemon`, see install-daemon). Restart GIMP afterwards.
+Task("install-gimp").Does(() =>
+{
+    const string name = "latent-color-balance";
+    string gimpConfig = Environment.GetEnvironmentVariable("GIMP3_DIRECTORY") ?? "";
+    if (gimpConfig.Length == 0)
+    {
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        string xdg = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") ?? "";
+        gimpConfig = OperatingSystem.IsWindows() ? System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData), "GIMP", "3.0")
+            : OperatingSystem.IsMacOS() ? System.IO.Path.Combine(home, "Library", "Application Support", "GIMP", "3.0")
+            : System.IO.Path.Combine(xdg.Length > 0 ? xdg : System.IO.Path.Combine(home, ".config"), "GIMP", "3.0");
+    }
+    string pluginsDir = Argument("gimp-plugins", System.IO.Path.Combine(gimpConfig, "plug-ins"));
+    string source = MakeAbsolute(new FilePath($"./plugins/gimp/{name}/{name}.py")).FullPath;
+    if (!System.IO.File.Exists(source)) throw new Exception($"install-gimp: plug-in source {source} not found");
+    string folder = System.IO.Path.Combine(pluginsDir, name);
+    System.IO.Directory.CreateDirectory(folder);
+    string dest = System.IO.Path.Combine(folder, name + ".py");
+    string temp = dest + ".tmp";
+    System.IO.File.Copy(source, temp, overwrite: true);
+    if (!OperatingSystem.IsWindows())
+        System.IO.File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+    System.IO.File.Move(temp, dest, overwrite: true);
+    Information($"GIMP plug-in installed: {dest}");
+    Information("Restart GIMP; the filter is Filters > Colors > Latent Color Balance… (needs `latentbalance daemon` or `dotnet cake --target=install-daemon`).");
+});
+
 RunTarget(target);

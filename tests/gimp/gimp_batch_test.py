@@ -162,14 +162,16 @@ def check():
 
 
 def bench():
-    img = load("photo8.png")
-    img.scale(6000, 4000)
-    src = img.get_layers()[0]
-    say("bench layer %dx%d (%.1f MP)" % (src.get_width(), src.get_height(), src.get_width() * src.get_height() / 1e6))
-    result, secs = run_filter(img, src)
-    require(result.index(0) == Gimp.PDBStatusType.SUCCESS, "24 MP layer balanced in %.1f s" % secs)
-    require(img.get_layers()[0].get_name() == LAYER_NAME, "24 MP: new layer on top")
-    img.delete()
+    for name, precision in (("photo8.png", "8-bit"), ("photo16.png", "16-bit + alpha")):
+        img = load(name)
+        img.scale(6000, 4000)
+        src = img.get_layers()[0]
+        say("bench %s layer %dx%d (%.1f MP)" % (precision, src.get_width(), src.get_height(),
+                                                 src.get_width() * src.get_height() / 1e6))
+        result, secs = run_filter(img, src)
+        require(result.index(0) == Gimp.PDBStatusType.SUCCESS, "24 MP %s layer balanced in %.1f s" % (precision, secs))
+        require(img.get_layers()[0].get_name() == LAYER_NAME, "24 MP %s: new layer on top" % precision)
+        img.delete()
 
 
 {"prepare": prepare, "unreachable": unreachable, "check": check, "bench": bench}[PHASE]()

@@ -7,7 +7,7 @@
 # 2. builds or reuses the Debian trixie chroot with GIMP 3 (.ci/gimp-chroot.sh; $GIMP_CHROOT to move it)
 # 3. makes a work folder /tmp/lb-gimp-test.XXXXXX, bind-mounted at the same path inside the chroot (the
 #    daemon on the host and GIMP in the chroot see the same file paths), plus /proc and /dev
-# 4. installs the plug-in into a fresh GIMP profile (HOME in the work folder), as `install-gimp` does
+# 4. installs the plug-in into a fresh GIMP profile (HOME in the work folder) with `dotnet cake --target=install-gimp`
 # 5. starts a private D-Bus session bus on the host (socket in the work folder, shared into the chroot)
 # 6. GIMP batch runs (tests/gimp/gimp_batch_test.py): prepare lossless 8-bit and 16-bit+alpha inputs; the
 #    daemon is not reachable -> the procedure fails with instructions; then an activation file is added to
@@ -85,9 +85,12 @@ if ! mountpoint -q "$CHROOT/dev"; then
 fi
 
 # --- 4. plug-in into a fresh profile --------------------------------------------------------------------
-PLUG_DIR="$W/home/.config/GIMP/3.0/plug-ins/latent-color-balance"
+# the real install task, pointed at the chroot user's plug-ins folder
+PLUG_DIR="$W/home/.config/GIMP/3.0/plug-ins"
 mkdir -p "$PLUG_DIR"
-install -m 755 "$ROOT/plugins/gimp/latent-color-balance/latent-color-balance.py" "$PLUG_DIR/"
+(cd "$ROOT" && dotnet tool restore >/dev/null && dotnet cake --target=install-gimp --gimp-plugins="$PLUG_DIR" \
+  >"$W/install-gimp.log" 2>&1) || { tail -n 20 "$W/install-gimp.log" >&2; die "dotnet cake --target=install-gimp failed"; }
+[ -x "$PLUG_DIR/latent-color-balance/latent-color-balance.py" ] || die "install-gimp did not install an executable plug-in"
 cp "$ROOT/tests/gimp/gimp_batch_test.py" "$W/"
 cp "$PHOTO" "$W/photo.jpg"
 
@@ -157,6 +160,7 @@ log "daemon was started by D-Bus activation"
 
 if [ "$BENCH" = 1 ]; then
   gimp_batch bench LATENTBALANCE_GIMP_VERBOSE=1
-  grep -h 'timings:' "$W/gimp-bench.log" | sed 's/^/gimp-test: 24 MP /' >&2
+  grep -q 'latent-color-balance: progress' "$W/gimp-bench.log" || die "no progress reached the plug-in during the 24 MP jobs"
+  grep -h 'timings:\|x4000, ' "$W/gimp-bench.log" | sed 's/^/gimp-test: 24 MP /' >&2
 fi
 log "all GIMP plug-in checks passed"

@@ -385,10 +385,14 @@ class LatentColorBalance(Gimp.PlugIn):
 
         Gimp.progress_init("Latent Color Balance")
 
+        last_stage = [None]
+
         def progress(fraction, stage):
             Gimp.progress_update(fraction)
-            if stage:
+            if stage and stage != last_stage[0]:
+                last_stage[0] = stage
                 Gimp.progress_set_text("Latent Color Balance: %s" % stage)
+                log("progress %3.0f%% %s" % (100 * fraction, stage))
 
         try:
             layer = balance_layer(image, drawable, iterations, strength, lut_path, progress)
