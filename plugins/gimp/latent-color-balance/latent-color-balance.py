@@ -254,6 +254,73 @@ def log(msg):
         sys.stderr.flush()
 
 
+class ResultReader:
+    """The daemon's output file, read by GEGL's TIFF loader straight into the new layer's buffer, or (when
+    LATENTBALANCE_GIMP_IMPORT=gimp, or GEGL cannot read it) through GIMP's own file loader."""
+
+    def __init__(self, path):
+        self.path = path
+        self.graph = self.source = self.image = None
+        if os.environ.get("LATENTBALANCE_GIMP_IMPORT", "gegl") != "gimp":
+            try:
+                Gegl.init(None)  # libgimp does not initialise GEGL's operations for Python plug-ins
+                graph = Gegl.Node.new()
+                source = graph.create_child("gegl:tiff-load")
+                source.set_property("path", path)
+                box = source.get_bounding_box()
+                if box.width > 0 and box.height > 0:
+                    self.graph, self.source, self.size = graph, source, (box.width, box.height)
+                    return
+            except Exception as e:  # missing operation or unreadable by GEGL: GIMP's loader below
+                log("gegl:tiff-load cannot read %s (%s); using GIMP's loader" % (path, e))
+        self.image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+        layers = self.image.get_layers()
+        if not layers:
+            self.close()
+            raise IOError("the daemon's output %s has no layer" % path)
+        self.layer = layers[0]
+        self.size = (self.layer.get_width(), self.layer.get_height())
+
+    def write_into(self, dst_buffer, fmt):
+        if self.source is not None:
+            sink = self.graph.create_child("gegl:write-buffer")
+            sink.set_property("buffer", dst_buffer)
+            self.source.link(sink)
+            sink.process()
+        else:
+            copy_pixels(self.layer.get_buffer(), dst_buffer, self.size[0], self.size[1], fmt)
+
+    def close(self):
+        if self.image is not None:
+            self.image.delete()
+            self.image = None
+
+
+def add_result_layer(image, drawable, result_path, fmt):
+    """Adds the result as a new layer right above `drawable` (same offsets, type and alpha), in one undo group."""
+    width, height = drawable.get_width(), drawable.get_height()
+    reader = ResultReader(result_path)
+    try:
+        if reader.size != (width, height):
+            raise IOError("the daemon's output %s is %dx%d, the layer %dx%d"
+                          % (result_path, reader.size[0], reader.size[1], width, height))
+        image.undo_group_start()
+        try:
+            layer = Gimp.Layer.new(image, LAYER_NAME, width, height, drawable.type(), 100.0, Gimp.LayerMode.NORMAL)
+            _, ox, oy = drawable.get_offsets()
+            image.insert_layer(layer, drawable.get_parent(), image.get_item_position(drawable))
+            layer.set_offsets(ox, oy)
+            dst_buffer = layer.get_buffer()
+            reader.write_into(dst_buffer, fmt)
+            dst_buffer.flush()
+            layer.update(0, 0, width, height)
+        finally:
+            image.undo_group_end()
+        return layer
+    finally:
+        reader.close()
+
+
 def balance_layer(image, drawable, iterations, strength, lut_path, progress):
     """Does the work; returns the new layer. Raises DaemonUnavailable, DaemonJobFailed, GLib.Error, IOError."""
     t0 = _now()
@@ -292,32 +359,7 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
                                   % (job_id, state, " (%s)" % code if code else "", error or "no reason given"))
 
         progress(0.92, "loading the result")
-        result_image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(result_path or out_path))
-        try:
-            result_layers = result_image.get_layers()
-            if not result_layers:
-                raise IOError("the daemon's output %s has no layer" % (result_path or out_path))
-            result = result_layers[0]
-            if (result.get_width(), result.get_height()) != (width, height):
-                raise IOError("the daemon's output is %dx%d, the layer %dx%d"
-                              % (result.get_width(), result.get_height(), width, height))
-
-            image.undo_group_start()
-            try:
-                layer = Gimp.Layer.new(image, LAYER_NAME, width, height, drawable.type(), 100.0,
-                                       Gimp.LayerMode.NORMAL)
-                ox, oy = drawable.get_offsets()[1:] if len(drawable.get_offsets()) == 3 else drawable.get_offsets()
-                parent = drawable.get_parent()
-                image.insert_layer(layer, parent, image.get_item_position(drawable))
-                layer.set_offsets(ox, oy)
-                dst_buffer = layer.get_buffer()
-                copy_pixels(result.get_buffer(), dst_buffer, width, height, fmt)
-                dst_buffer.flush()
-                layer.update(0, 0, width, height)
-            finally:
-                image.undo_group_end()
-        finally:
-            result_image.delete()
+        layer = add_result_layer(image, drawable, result_path or out_path, fmt)
         t_import = _now()
         progress(1.0, "done")
         log("timings: connect %.3f s, export %.3f s, daemon %.3f s (job %.3f s), import %.3f s, "
