@@ -13,8 +13,8 @@ set -euo pipefail
 DIR="${1:-${GIMP_CHROOT:-/var/cache/latentbalance/gimp3-trixie}}"
 SUITE=trixie
 # Bump STAGE_GIMP_VERSION when PACKAGES changes so existing chroots get the new set.
-PACKAGES=(gimp python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 gir1.2-babl-0.1 python3-numpy ca-certificates)
-STAGE_GIMP_VERSION=1
+PACKAGES=(gimp python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 gir1.2-babl-0.1 python3-numpy ca-certificates xvfb xdotool)
+STAGE_GIMP_VERSION=2
 
 log() { echo "gimp-chroot: $*" >&2; }
 die() { echo "gimp-chroot: error: $*" >&2; exit 1; }

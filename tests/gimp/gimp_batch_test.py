@@ -10,6 +10,7 @@
 #   check        (daemon activated by the first call) 8-bit, 16-bit+alpha and float images: new layer above the
 #                source named "Latent Color Balance", source untouched, precision kept, alpha kept, pixels
 #                match the CLI's output (cli8.png / cli16.png) within a small tolerance
+#   dialog       run-mode INTERACTIVE under a private Xvfb: the procedure dialog opens, OK is pressed, layer added
 #   bench        a 6000x4000 (24 MP) 8-bit layer, timed; the plug-in prints its own timings (verbose mode)
 
 import os
@@ -55,12 +56,12 @@ def pixels(drawable, fmt, dtype):
     return np.frombuffer(data, dtype=dtype).reshape(h, w, -1)
 
 
-def run_filter(image, layer, **params):
+def run_filter(image, layer, run_mode=Gimp.RunMode.NONINTERACTIVE, **params):
     proc = Gimp.get_pdb().lookup_procedure(PROC)
     if proc is None:
         raise AssertionError("procedure %s is not registered (plug-in not installed?)" % PROC)
     cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("run-mode", run_mode)
     cfg.set_property("image", image)
     cfg.set_core_object_array("drawables", [layer])
     for k, v in params.items():
@@ -161,6 +162,17 @@ def check():
               precision=Gimp.Precision.FLOAT_NON_LINEAR, expect_precision=Gimp.Precision.FLOAT_NON_LINEAR)
 
 
+def dialog():
+    # run-mode INTERACTIVE: the plug-in shows its GimpProcedureDialog; the shell's watcher presses OK
+    img = load("photo8.png")
+    src = img.get_layers()[0]
+    result, secs = run_filter(img, src, run_mode=Gimp.RunMode.INTERACTIVE, strength=0.5)
+    require(result.index(0) == Gimp.PDBStatusType.SUCCESS, "interactive run (dialog, OK) succeeded in %.1f s" % secs)
+    layers = img.get_layers()
+    require(len(layers) == 2 and layers[0].get_name() == LAYER_NAME, "interactive run added the layer")
+    img.delete()
+
+
 def bench():
     for name, precision in (("photo8.png", "8-bit"), ("photo16.png", "16-bit + alpha")):
         img = load(name)
@@ -174,5 +186,5 @@ def bench():
         img.delete()
 
 
-{"prepare": prepare, "unreachable": unreachable, "check": check, "bench": bench}[PHASE]()
+{"prepare": prepare, "unreachable": unreachable, "check": check, "dialog": dialog, "bench": bench}[PHASE]()
 say("phase %s passed" % PHASE)

@@ -58,6 +58,7 @@ MOUNTS=()
 PIDS=()
 cleanup() {
   local rc=$? i
+  trap '' PIPE INT TERM   # finish the cleanup even if our output pipe is gone
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; done
   # the daemon was started by the bus (activation): stop it by the pid it logged
   if [ -f "$W/daemon.log" ]; then
@@ -117,13 +118,50 @@ for _ in $(seq 50); do [ -S "$W/bus" ] && break; sleep 0.1; done
 [ -S "$W/bus" ] || { cat "$W/bus.err" >&2; die "private dbus-daemon did not start"; }
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$W/bus"
 
+# Interactive run mode needs a display: a private Xvfb inside the chroot, and a watcher that waits for the
+# plug-in's dialog window and presses Return (OK) in it.
+cat >"$W/with-x.sh" <<'EOF'
+#!/bin/sh
+Xvfb :77 -screen 0 1280x1024x24 -nolisten tcp >"$LB_TEST_DIR/xvfb.log" 2>&1 &
+XPID=$!
+export DISPLAY=:77
+(
+  for i in $(seq 240); do
+    WID=$(xdotool search --name '^Latent Color Balance$' 2>/dev/null | head -n 1)
+    if [ -n "$WID" ]; then
+      echo "dialog window $WID: $(xdotool getwindowname "$WID")"
+      sleep 2
+      # a screenshot of the dialog for humans (kept with LB_GIMP_KEEP=1)
+      python3 -c 'import gi; gi.require_version("Gdk", "3.0"); from gi.repository import Gdk; w = Gdk.get_default_root_window(); Gdk.pixbuf_get_from_window(w, 0, 0, w.get_width(), w.get_height()).savev("'"$LB_TEST_DIR"'/dialog.png", "png", [], [])' 2>/dev/null || true
+      # no window manager: focus the dialog directly, then press Return (XTEST) on its default button, OK
+      xdotool windowfocus --sync "$WID" >/dev/null 2>&1 || true
+      xdotool key Return && echo "pressed Return"
+      sleep 5
+      if xdotool search --name '^Latent Color Balance$' >/dev/null 2>&1; then
+        xdotool key alt+o && echo "pressed Alt+O"
+      fi
+      exit 0
+    fi
+    sleep 0.5
+  done
+  echo "no dialog window appeared"
+) >"$LB_TEST_DIR/dialog-watch.log" 2>&1 &
+WATCH=$!
+timeout -k 10 240 "$@"
+rc=$?
+kill "$WATCH" "$XPID" 2>/dev/null
+exit $rc
+EOF
+chmod +x "$W/with-x.sh"
+
 gimp_batch() {  # phase [extra env...]
   local phase=$1; shift
   log "GIMP batch: $phase"
-  local t0=$SECONDS rc=0
+  local t0=$SECONDS rc=0 wrap=()
+  [ "$phase" = dialog ] && wrap=(sh "$W/with-x.sh")
   chroot "$CHROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W/home" LANG=C.UTF-8 \
       DBUS_SESSION_BUS_ADDRESS="unix:path=$W/bus" LATENTBALANCE_TMPDIR="$W" TMPDIR="$W" \
-      LB_TEST_DIR="$W" LB_TEST_PHASE="$phase" "$@" \
+      LB_TEST_DIR="$W" LB_TEST_PHASE="$phase" "$@" "${wrap[@]}" \
       gimp-console-3.0 -i -d -f --batch-interpreter=python-fu-eval \
       -b "exec(open('$W/gimp_batch_test.py').read())" --quit >"$W/gimp-$phase.log" 2>&1 || rc=$?
   grep -E '^CHECK|latent-color-balance:|Traceback|Error|FAILED' "$W/gimp-$phase.log" | grep -v '^CHECK ok' >&2 || true
@@ -157,6 +195,10 @@ gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/
 gimp_batch check LATENTBALANCE_GIMP_VERBOSE=1
 grep -q '"event":"daemon_ready"' "$W/daemon.log" || die "the daemon was not started by D-Bus activation"
 log "daemon was started by D-Bus activation"
+
+gimp_batch dialog
+grep -q '^pressed Return' "$W/dialog-watch.log" || { cat "$W/dialog-watch.log" >&2; die "the dialog did not appear"; }
+log "interactive: $(head -n 1 "$W/dialog-watch.log")"
 
 if [ "$BENCH" = 1 ]; then
   gimp_batch bench LATENTBALANCE_GIMP_VERBOSE=1

@@ -394,9 +394,9 @@ class LatentColorBalance(Gimp.PlugIn):
         procedure.add_int_argument("iterations", "_Iterations",
                                    "Repeat the method on its own output N times", 1, 10, 1,
                                    GObject.ParamFlags.READWRITE)
-        procedure.add_double_argument("strength", "_Strength", "How much of the correction to apply",
+        procedure.add_double_argument("strength", "Stre_ngth", "How much of the correction to apply",
                                       0.0, 1.0, 1.0, GObject.ParamFlags.READWRITE)
-        procedure.add_file_argument("lut-path", "Export _LUT (.cube)",
+        procedure.add_file_argument("lut-path", "LUT _file (.cube)",
                                     "Also write the correction as a .cube 3D LUT to this file (optional)",
                                     Gimp.FileChooserAction.SAVE, True, None, GObject.ParamFlags.READWRITE)
         procedure.add_layer_return_value("layer", "Layer", "The new balanced layer", True,
