@@ -109,7 +109,7 @@ def unreachable():
     img.delete()
 
 
-def check_one(name, cli_name, fmt, dtype, scale, tol_max, tol_mean, precision=None, expect_precision=None):
+def check_one(name, cli_name, fmt, dtype, scale, tol_max, tol_mean, precision=None, expect_precision=None, cube=None):
     img = load(name)
     if precision is not None:
         img.convert_precision(precision)
@@ -118,7 +118,12 @@ def check_one(name, cli_name, fmt, dtype, scale, tol_max, tol_mean, precision=No
     before = pixels(src, fmt, dtype).copy()
     n_layers = len(img.get_layers())
 
-    result, secs = run_filter(img, src, iterations=1, strength=1.0)
+    extra = {"lut-path": Gio.File.new_for_path(path(cube))} if cube else {}
+    result, secs = run_filter(img, src, iterations=1, strength=1.0, **extra)
+    if cube:
+        with open(path(cube)) as f:
+            text = f.read()
+        require("LUT_3D_SIZE" in text and len(text.splitlines()) > 8, "%s: the .cube LUT was written (%s)" % (name, cube))
     status = result.index(0)
     require(status == Gimp.PDBStatusType.SUCCESS,
             "%s: procedure succeeded (%.1f s)%s" % (name, secs, "" if status == Gimp.PDBStatusType.SUCCESS
@@ -153,7 +158,7 @@ def check_one(name, cli_name, fmt, dtype, scale, tol_max, tol_mean, precision=No
 
 def check():
     # 8-bit: within 1 level anywhere (resampling/rounding), nearly identical on average
-    check_one("photo8.png", "cli8.png", "R'G'B' u8", np.uint8, 255.0, 1.0 / 255 + 1e-9, 0.5 / 255)
+    check_one("photo8.png", "cli8.png", "R'G'B' u8", np.uint8, 255.0, 1.0 / 255 + 1e-9, 0.5 / 255, cube="photo8.cube")
     # 16-bit with alpha: stays 16-bit; within a few 16-bit levels
     check_one("photo16.png", "cli16.png", "R'G'B'A u16", np.uint16, 65535.0, 64.0 / 65535, 8.0 / 65535,
               expect_precision=Gimp.Precision.U16_NON_LINEAR)
