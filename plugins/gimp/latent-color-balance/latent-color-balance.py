@@ -110,6 +110,9 @@ def write_layer_tiff(buffer, rect, kind, has_alpha, path):
     data_bytes = row_bytes * height
     ifd_offset = data_offset + data_bytes
     ifd_offset += ifd_offset & 1
+    if ifd_offset + 4096 + 8 * n_strips >= 1 << 32:
+        raise IOError("the layer (%dx%d, %s, %d channels) is larger than the 4 GiB a classic TIFF can hold"
+                      % (width, height, kind.name, spp))
 
     entries = []      # (tag, type, count, values)
     SHORT, LONG = 3, 4
