@@ -122,9 +122,11 @@ export DBUS_SESSION_BUS_ADDRESS="unix:path=$W/bus"
 # plug-in's dialog window and presses Return (OK) in it.
 cat >"$W/with-x.sh" <<'EOF'
 #!/bin/sh
-Xvfb :77 -screen 0 1280x1024x24 -nolisten tcp >"$LB_TEST_DIR/xvfb.log" 2>&1 &
+N=$((100 + $$ % 800))   # a display of its own, so parallel runs do not meet
+Xvfb ":$N" -screen 0 1280x1024x24 -nolisten tcp >"$LB_TEST_DIR/xvfb.log" 2>&1 &
 XPID=$!
-export DISPLAY=:77
+export DISPLAY=":$N"
+for i in $(seq 50); do [ -S "/tmp/.X11-unix/X$N" ] && break; sleep 0.1; done
 (
   for i in $(seq 240); do
     WID=$(xdotool search --name '^Latent Color Balance$' 2>/dev/null | head -n 1)
