@@ -8,5 +8,6 @@ static class CommandRegistry
     public static IEnumerable<Command> Extra()
     {
         yield return TrainCommand.Create();
+        yield return DaemonCommand.Create();
     }
 }
