@@ -72,8 +72,12 @@ public static class DaemonRunner
         }
         finally
         {
-            service.Dispose();
-            engine?.Dispose();
+            service.Dispose(); // cancels queued and running jobs
+            // free the models only once no job uses them any more (a stuck one keeps them: the process is ending anyway)
+            var drain = Stopwatch.StartNew();
+            while (service.ActiveJobs > 0 && drain.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            if (service.ActiveJobs == 0) engine?.Dispose();
+            else log.Warn("jobs_not_stopped", ("count", service.ActiveJobs));
         }
         return 0;
     }
