@@ -7,7 +7,7 @@ public static class TestPaths
     public static string Shared { get; } = Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
 
     /// <summary>Debug or Release: the configuration these tests were built in (the CLI is built alongside).</summary>
-    public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+    public static string Configuration { get; } = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
 
     /// <summary>The CLI's own output folder (latentbalance.dll with models/ and filters/ beside it).</summary>
     public static string CliDir { get; } = Path.Combine(RepoRoot, "engine", "LatentBalance.Cli", "bin", Configuration, "net10.0");
