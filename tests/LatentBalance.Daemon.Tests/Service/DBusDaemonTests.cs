@@ -33,7 +33,7 @@ public sealed class DBusDaemonTests(DBusDaemonFixture fixture, ITestOutputHelper
         Assert.True(code == 0, err);
         var id = Regex.Match(stdout, @"'(job-[^']+)'").Groups[1].Value;
         Assert.StartsWith("job-", id);
-        (code, stdout, err) = await Gdbus("Wait", id, "-1");
+        (code, stdout, err) = await Gdbus("Wait", id, "600000"); // a negative number would read as a gdbus option
         Assert.True(code == 0, err);
         output.WriteLine(stdout);
         Assert.StartsWith("('done', '" + outp + "'", stdout.Trim());

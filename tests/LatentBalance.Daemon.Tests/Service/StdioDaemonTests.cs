@@ -13,16 +13,28 @@ public sealed class StdioDaemonTests : IDisposable
     [Fact]
     public async Task Closing_stdin_mid_job_stops_the_daemon_cleanly_without_a_partial_output()
     {
-        var log = new ConcurrentQueue<string>();
-        var client = DaemonProcess.StartStdio(log);
-        var process = client.Process!;
         var outp = _dir.File("mid.out.png");
         var input = TestImages.Gradient(_dir.File("mid.png"), 64, 48);
-        await client.BalanceAsync(new BalanceRequest { InputPath = input, OutputPath = outp, Parameters = new Dictionary<string, string> { ["iterations"] = "10" } });
-        client.Dispose(); // closes stdin
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "the daemon should exit at end of input");
-        Assert.Equal(0, process.ExitCode);
+        var log = new ConcurrentQueue<string>();
+        using var p = Process.Start(DaemonProcess.StartInfo("--stdio"))!;
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) log.Enqueue(e.Data); };
+        p.BeginErrorReadLine();
+        var request = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            jsonrpc = "2.0", id = 1, method = "Balance",
+            @params = new { inputPath = input, outputPath = outp, parameters = new Dictionary<string, string> { ["iterations"] = "10" } },
+        });
+        await p.StandardInput.WriteLineAsync(request);
+        await p.StandardInput.FlushAsync();
+        var reply = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(4));
+        Assert.Contains("\"result\"", reply);
+        Assert.Contains("job-", reply);
+        p.StandardInput.Close(); // the client goes away while the job runs
+
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "the daemon should exit at end of input");
+        Assert.Equal(0, p.ExitCode);
         Assert.Contains(log, l => l.Contains("\"reason\":\"end of input\""));
+        Assert.Contains(log, l => l.Contains("\"event\":\"job_cancelled\""));
         Assert.False(File.Exists(outp));
         Assert.Empty(Directory.GetFiles(_dir.Path, ".*"));
     }

@@ -27,7 +27,7 @@ public static class TestImages
     /// <summary>Mean of each channel (0..255).</summary>
     public static double[] Means(string path)
     {
-        using var im = Image.NewFromFile(path, access: Enums.Access.Sequential);
+        using var im = Image.NewFromFile(path);
         using var rgb = im.Bands > 3 ? im.ExtractBand(0, 3) : im;
         return [.. Enumerable.Range(0, 3).Select(c => { using var b = rgb.ExtractBand(c); return b.Avg(); })];
     }
