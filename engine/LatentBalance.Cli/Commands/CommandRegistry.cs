@@ -9,5 +9,6 @@ static class CommandRegistry
     {
         yield return TrainCommand.Create();
         yield return DaemonCommand.Create();
+        yield return EvalCommand.Create();
     }
 }

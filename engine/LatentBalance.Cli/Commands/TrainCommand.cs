@@ -27,13 +27,14 @@ static class TrainCommand
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 3e-4 };
         var maxSteps = new Option<int>("--max-steps") { Description = "stop after this many steps (0: no limit)" };
+        var maxMinutes = new Option<double>("--max-minutes") { Description = "wall-time budget for the fit (0: none)" };
         var width = new Option<int>("--width") { DefaultValueFactory = _ => 96 };
         var blocks = new Option<int>("--blocks") { DefaultValueFactory = _ => 4 };
         var stage = new Option<string>("--stage") { Description = "dataset, fit or all", DefaultValueFactory = _ => "all" };
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
         {
-            photos, luts, cache, output, variants, maxPhotos, epochs, batch, lr, maxSteps, width, blocks, stage, pack, BalanceCommand.Device,
+            photos, luts, cache, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, stage, pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -76,7 +77,7 @@ static class TrainCommand
                     var opts = new TrainOptions
                     {
                         Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
-                        MaxSteps = pr.GetValue(maxSteps), CheckpointDir = Path.Combine(outDir, "checkpoints"),
+                        MaxSteps = pr.GetValue(maxSteps), MaxMinutes = pr.GetValue(maxMinutes), CheckpointDir = Path.Combine(outDir, "checkpoints"),
                     };
                     Console.Error.WriteLine($"training on {train.Count} pairs ({val.Count} validation), {opts.Epochs} epochs of {train.Count / opts.BatchSize} steps");
                     var fitSw = Stopwatch.StartNew();

@@ -19,6 +19,9 @@ public sealed record TrainOptions
     public string? CheckpointDir { get; init; }
     public int CheckpointEverySteps { get; init; } = 500;
     public bool Resume { get; init; } = true;
+    /// <summary>Wall-time budget (0: none): after 20 steps the total is cut to what fits, and the
+    /// learning-rate schedule follows the cut.</summary>
+    public double MaxMinutes { get; init; }
 }
 
 /// <summary>One point of the loss history.</summary>
@@ -80,6 +83,12 @@ public sealed class BalancerTrainer
                 running += loss.item<float>(); runningCount++;
             }
             step++;
+            if (options.MaxMinutes > 0 && step == startStep + 20)
+            {
+                double perStep = sw.Elapsed.TotalSeconds / 20 * 1.08; // room for the validation passes
+                int fits = startStep + (int)((options.MaxMinutes * 60 - sw.Elapsed.TotalSeconds) / perStep) + 20;
+                if (fits < totalSteps) totalSteps = Math.Max(step + 1, fits);
+            }
             bool epochEnd = step % stepsPerEpoch == 0 || step == totalSteps;
             if (epochEnd || step % 50 == 0)
                 progress?.Report(new TrainProgress(step, totalSteps, epoch, running / Math.Max(1, runningCount), sw.Elapsed));

@@ -60,9 +60,8 @@ public static class DistortionSeverity
 
     public static double MeanDeltaE76(Tensor a, Tensor b)
     {
-        using var d = DeltaE76(a, b);
-        using var m = d.mean();
-        return m.to_type(ScalarType.Float64).item<double>();
+        using var scope = NewDisposeScope();
+        return DeltaE76(a, b).mean().to_type(ScalarType.Float64).item<double>();
     }
 
     /// <summary>
@@ -106,10 +105,21 @@ public static class DistortionSeverity
         return new SeverityReport(Metric, (int)images.shape[0], rows);
     }
 
+    /// <summary>Images per Apply call in <see cref="Measure"/>; keeps the temporaries (and the heap) small.</summary>
+    const int Chunk = 4;
+
     static double Severity(DistortionGenerator g, DistortionRecipe r, Tensor images)
     {
-        using var d = g.Apply(r, images);
-        return MeanDeltaE76(images, d);
+        long n = images.shape[0];
+        double sum = 0;
+        for (long i = 0; i < n; i += Chunk)
+        {
+            using var scope = NewDisposeScope();
+            long len = Math.Min(Chunk, n - i);
+            var part = images.narrow(0, i, len);
+            sum += MeanDeltaE76(part, g.Apply(r, part)) * len; // equal-sized images: pixel mean = weighted chunk mean
+        }
+        return sum / n;
     }
 
     static string Name(DistortionFamily f) => f switch

@@ -1,0 +1,10 @@
+namespace LatentBalance.Benchmarks;
+
+/// <summary>Further benchmarks (the daemon round trip) register here.</summary>
+static partial class BenchmarkRegistry
+{
+    public static IEnumerable<KeyValuePair<string, Func<Task>>> Extra()
+    {
+        yield break;
+    }
+}

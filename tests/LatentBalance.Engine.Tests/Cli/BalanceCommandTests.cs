@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace LatentBalance.Engine.Tests.Cli;
+
+/// <summary>The CLI as users run it: real process, real pack (TAEF2 + a test balancer), real files.</summary>
+public class BalanceCommandTests(ITestOutputHelper output)
+{
+    static string Photo(string name) => Directory.GetFiles(Path.Combine(TestPaths.Photos, "debian-skimage-data"), name + "*").First();
+
+    [Fact]
+    public void BalancesOnePhotoWithLutCompareAndJson()
+    {
+        var dir = TestPaths.TempDir("cli-one");
+        var outPath = Path.Combine(dir, "out.jpg");
+        var r = CliRunner.Run(null, "balance", Photo("coffee"), "-o", outPath, "--lut", Path.Combine(dir, "fix.cube"), "--compare", Path.Combine(dir, "cmp.jpg"), "--json");
+        output.WriteLine(r.Stderr);
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.True(doc.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(outPath, doc.RootElement.GetProperty("result").GetProperty("Output").GetString());
+        Assert.True(File.Exists(outPath));
+        Assert.True(File.Exists(Path.Combine(dir, "fix.cube")));
+        Assert.True(File.Exists(Path.Combine(dir, "cmp.jpg")));
+    }
+
+    [Fact]
+    public void BadInputsGetOneLineErrorsNamingTheFileAndNoOutput()
+    {
+        var dir = TestPaths.TempDir("cli-bad");
+        var text = Path.Combine(dir, "notes.jpg");
+        File.WriteAllText(text, "not a photo at all");
+        var cut = Path.Combine(dir, "cut.jpg");
+        var bytes = File.ReadAllBytes(Photo("coffee"));
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 3)]);
+        var missing = Path.Combine(dir, "missing.jpg");
+        var outDir = Path.Combine(dir, "out");
+        var r = CliRunner.Run(null, "balance", text, cut, missing, Photo("astronaut"), "-o", outDir);
+        output.WriteLine(r.Stderr);
+        Assert.Equal(1, r.ExitCode);
+        var errors = r.Stderr.Split('\n').Where(l => l.StartsWith("latentbalance: error:")).ToList();
+        Assert.Equal(3, errors.Count);
+        Assert.Contains(errors, l => l.Contains("notes.jpg"));
+        Assert.Contains(errors, l => l.Contains("cut.jpg"));
+        Assert.Contains(errors, l => l.Contains("missing.jpg"));
+        // the good photo in the same batch is still balanced; nothing else is written
+        Assert.Equal(new[] { "astronaut.jpg" }, Directory.GetFiles(outDir).Select(Path.GetFileName).ToArray());
+    }
+
+    [Fact]
+    public void UsageErrorsExitNonZero()
+    {
+        var dir = TestPaths.TempDir("cli-usage");
+        Assert.NotEqual(0, CliRunner.Run(null, "balance", Photo("coffee")).ExitCode);                          // no -o
+        var r = CliRunner.Run(null, "balance", Photo("coffee"), "-o", Path.Combine(dir, "x.jpg"), "--strength", "3");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("strength", r.Stderr);
+        Assert.False(File.Exists(Path.Combine(dir, "x.jpg")));
+    }
+
+    [Fact]
+    public void ModelsVerifyAndListUseTheMirror()
+    {
+        var env = new Dictionary<string, string>(TestPack.Environment) { ["LATENTBALANCE_CACHE"] = TestPaths.TempDir("cli-cache") };
+        var before = CliRunner.Run(env, "models", "verify");
+        Assert.Equal(1, before.ExitCode);                    // empty cache: missing
+        Assert.Contains("Missing", before.Stdout);
+        var pull = CliRunner.Run(env, "models", "pull");
+        output.WriteLine(pull.Stdout + pull.Stderr);
+        Assert.Equal(0, pull.ExitCode);
+        var after = CliRunner.Run(env, "models", "verify");
+        Assert.Equal(0, after.ExitCode);
+        Assert.Contains("Ok", after.Stdout);
+        // a corrupted cached file is detected
+        File.AppendAllText(Path.Combine(env["LATENTBALANCE_CACHE"], "taef2", "taef2_decoder.pth"), "x");
+        var corrupt = CliRunner.Run(env, "models", "verify");
+        Assert.Equal(1, corrupt.ExitCode);
+        Assert.Contains("Corrupt", corrupt.Stdout);
+    }
+}
