@@ -18,7 +18,7 @@ static class DaemonBenchmark
         Directory.CreateDirectory(dir);
         var input = BenchImages.Jpeg24Mp(dir);
         var pack = ModelPack.DefaultDirectory();
-        const int runs = 3;
+        const int runs = 5;
 
         using var bus = BenchBus.Start(dir);
         var clock = Stopwatch.StartNew();
