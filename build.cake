@@ -91,4 +91,49 @@ Task("install-gimp").Does(() =>
     Information("Restart GIMP; the filter is Filters > Colors > Latent Color Balance… (needs `latentbalance daemon` or `dotnet cake --target=install-daemon`).");
 });
 
+// install-daemon   publish the CLI (with its filter plug-ins) to ~/.local/lib/latentbalance and install, for the
+//                  current user, the D-Bus activation file (~/.local/share/dbus-1/services) and the systemd user
+//                  unit (~/.config/systemd/user), so the first D-Bus call starts `latentbalance daemon`.
+//                  --prefix=DIR installs elsewhere; systemctl/dbus reload are attempted and their failure only reported.
+Task("install-daemon").Does(() =>
+{
+    var home = Environment.GetEnvironmentVariable("HOME") ?? throw new Exception("HOME is not set");
+    string Xdg(string variable, string fallback) =>
+        string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)) ? System.IO.Path.Combine(home, fallback) : Environment.GetEnvironmentVariable(variable);
+    var prefix = Argument("prefix", System.IO.Path.Combine(home, ".local", "lib", "latentbalance"));
+    var dbusDir = System.IO.Path.Combine(Xdg("XDG_DATA_HOME", ".local/share"), "dbus-1", "services");
+    var unitDir = System.IO.Path.Combine(Xdg("XDG_CONFIG_HOME", ".config"), "systemd", "user");
+
+    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = prefix, MSBuildSettings = Props() });
+    // a launcher script, so Exec= lines need no `dotnet` path
+    var launcher = System.IO.Path.Combine(prefix, "latentbalance");
+    if (!System.IO.File.Exists(launcher) || System.IO.File.ReadAllText(launcher).StartsWith("#!"))
+    {
+        System.IO.File.WriteAllText(launcher, "#!/bin/sh\nexec dotnet \"" + System.IO.Path.Combine(prefix, "latentbalance.dll") + "\" \"$@\"\n");
+        StartProcess("chmod", new ProcessSettings { Arguments = new ProcessArgumentBuilder().Append("755").AppendQuoted(launcher) });
+    }
+
+    void Install(string template, string targetDir, string name, string extra)
+    {
+        System.IO.Directory.CreateDirectory(targetDir);
+        var text = System.IO.File.ReadAllText(template).Replace("@BINDIR@", prefix) + extra;
+        var target = System.IO.Path.Combine(targetDir, name);
+        var temp = target + ".tmp";
+        System.IO.File.WriteAllText(temp, text);
+        System.IO.File.Move(temp, target, true);
+        Information($"installed {target}");
+    }
+    Install("./bridge/LatentBalance.Bridge/DBus/org.latentbalance.Engine1.service.in", dbusDir, "org.latentbalance.Engine1.service",
+        "SystemdService=latentbalance.service\n");
+    Install("./engine/LatentBalance.Daemon/systemd/latentbalance.service.in", unitDir, "latentbalance.service", "");
+
+    int Try(string tool, string args)
+    {
+        try { return StartProcess(tool, new ProcessSettings { Arguments = args }); }
+        catch (Exception e) { Warning($"{tool} {args}: {e.Message}"); return -1; }
+    }
+    if (Try("systemctl", "--user daemon-reload") != 0) Warning("systemctl --user daemon-reload failed (no user systemd?): D-Bus activation still starts the daemon directly");
+    Information($"done: the first call to org.latentbalance.Engine1 starts {launcher} daemon");
+});
+
 RunTarget(target);

@@ -5,6 +5,6 @@ static partial class BenchmarkRegistry
 {
     public static IEnumerable<KeyValuePair<string, Func<Task>>> Extra()
     {
-        yield break;
+        yield return new("daemon", DaemonBenchmark.RunAsync);
     }
 }

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using LatentBalance.Bridge.Contract;
+using LatentBalance.Bridge.DBus;
 using LatentBalance.Engine.Pipeline;
 
 namespace LatentBalance.Cli.Commands;
@@ -22,25 +24,52 @@ static class BalanceCommand
         var json = new Option<bool>("--json") { Description = "print the results as JSON on stdout" };
         var quality = new Option<int>("--quality") { Description = "JPEG/WebP quality", DefaultValueFactory = _ => 95 };
         var overwrite = new Option<bool>("--overwrite") { Description = "allow the output to replace an input file" };
-        var cmd = new Command("balance", "Balance the colours of photos.")
+        var inProcess = new Option<bool>("--in-process") { Description = "run the engine in this process even when a daemon is running" };
+        var daemon = new Option<bool>("--daemon") { Description = "require the engine daemon (started by D-Bus activation when installed); fail without it" };
+        var cmd = new Command("balance", "Balance the colours of photos (through the engine daemon when one is running).")
         {
-            inputs, output, lut, compare, json, Iterations, Strength, quality, overwrite, Device, Pack,
+            inputs, output, lut, compare, json, Iterations, Strength, quality, overwrite, Device, Pack, inProcess, daemon,
         };
-        cmd.SetAction((pr, ct) => Task.FromResult(Run(pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(lut), pr.GetValue(compare),
-            pr.GetValue(json), new BalanceOptions
+        cmd.SetAction(async (pr, ct) =>
+        {
+            var options = new BalanceOptions
             {
                 Iterations = pr.GetValue(Iterations),
                 Strength = pr.GetValue(Strength),
                 JpegQuality = pr.GetValue(quality),
                 OverwriteInput = pr.GetValue(overwrite),
-            }, pr.GetValue(Device)!, pr.GetValue(Pack), ct)));
+            };
+            string[] ins = pr.GetValue(inputs)!;
+            string outp = pr.GetValue(output)!, device = pr.GetValue(Device)!;
+            string? lutp = pr.GetValue(lut), comparep = pr.GetValue(compare), pack = pr.GetValue(Pack);
+            bool asJson = pr.GetValue(json);
+            try { options.Validate(); }
+            catch (ArgumentException e) { CliErrors.Print(e); return 2; }
+
+            // what the daemon cannot do (it has its own pack and device, writes no comparison, uses its own quality)
+            var local = new List<string>();
+            if (comparep != null) local.Add("--compare");
+            if (options.JpegQuality != 95) local.Add("--quality");
+            if (options.OverwriteInput) local.Add("--overwrite");
+            if (pack != null) local.Add("--pack");
+            if (device != "auto") local.Add("--device");
+            bool wantDaemon = pr.GetValue(daemon);
+            if (wantDaemon && pr.GetValue(inProcess)) { CliErrors.Print(new ArgumentException("--daemon and --in-process exclude each other")); return 2; }
+            if (wantDaemon && local.Count > 0) { CliErrors.Print(new ArgumentException($"{string.Join(", ", local)} cannot be used with --daemon")); return 2; }
+            bool useDaemon = wantDaemon || (!pr.GetValue(inProcess) && local.Count == 0 && DBusEngineClient.IsEngineRunning());
+            if (useDaemon)
+            {
+                int rc = await DaemonClientRun.RunAsync(ins, outp, lutp, asJson, options, requireDaemon: wantDaemon, ct);
+                if (rc != DaemonClientRun.NotReachable) return rc;
+                if (!asJson) Console.Error.WriteLine("latentbalance: the daemon is not reachable; balancing in this process");
+            }
+            return Run(ins, outp, lutp, comparep, asJson, options, device, pack, ct);
+        });
         return cmd;
     }
 
     static int Run(string[] inputs, string output, string? lut, string? compare, bool json, BalanceOptions options, string device, string? pack, CancellationToken ct)
     {
-        try { options.Validate(); }
-        catch (ArgumentException e) { CliErrors.Print(e); return 2; }
         List<Job> jobs;
         try { jobs = Plan(inputs, output, lut, compare); }
         catch (ArgumentException e) { CliErrors.Print(e); return 2; }
@@ -79,10 +108,10 @@ static class BalanceCommand
         return failed > 0 ? 1 : 0;
     }
 
-    record Job(string Input, string Output, string? Lut, string? Compare);
+    internal record Job(string Input, string Output, string? Lut, string? Compare);
 
     /// <summary>Output names: one input may go to a file; several go into a folder under their own names.</summary>
-    static List<Job> Plan(string[] inputs, string output, string? lut, string? compare)
+    internal static List<Job> Plan(string[] inputs, string output, string? lut, string? compare)
     {
         bool folder = inputs.Length > 1 || Directory.Exists(output) || output.EndsWith('/') || output.EndsWith(Path.DirectorySeparatorChar);
         if (!folder) return [new Job(inputs[0], output, lut, compare)];

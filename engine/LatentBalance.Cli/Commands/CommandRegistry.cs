@@ -8,6 +8,7 @@ static class CommandRegistry
     public static IEnumerable<Command> Extra()
     {
         yield return TrainCommand.Create();
+        yield return DaemonCommand.Create();
         yield return EvalCommand.Create();
     }
 }

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using LatentBalance.Bridge.Contract;
+using LatentBalance.Bridge.DBus;
+using LatentBalance.Bridge.Rpc;
+using LatentBalance.Daemon.Filters;
+using LatentBalance.Engine.Pipeline;
+
+namespace LatentBalance.Daemon;
+
+/// <summary>
+/// <c>latentbalance daemon</c>: loads the model pack once, discovers the filters, serves the contract on the
+/// session bus (or JSON-RPC on stdio) until the bus goes away, input ends, it is stopped, or it was idle long enough.
+/// </summary>
+public static class DaemonRunner
+{
+    /// <summary>Exit codes: 0 normal stop, 3 the bus name is taken (a daemon already runs), 4 no bus.</summary>
+    public static async Task<int> RunAsync(DaemonOptions options, DaemonLog log, CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        log.Info("daemon_starting", ("pid", Environment.ProcessId), ("transport", options.Stdio ? "stdio" : "dbus"), ("version", EngineDaemonService.Version));
+
+        BalanceEngine? engine = null;
+        Exception? engineError = null;
+        try
+        {
+            engine = BalanceEngine.Load(options.Pack, options.Device, cancel: cancel);
+            log.Info("models_loaded", ("pack", engine.PackName), ("vae", engine.Vae.Name), ("device", engine.Device.ToString()), ("ms", clock.Elapsed.TotalMilliseconds));
+        }
+        catch (OperationCanceledException) { return 0; }
+        catch (Exception e)
+        {
+            engineError = e;
+            log.Error("models_failed", ("error", e.Message), ("type", e.GetType().Name));
+        }
+
+        var catalog = new FilterCatalog([new LatentBalanceFilter()]).LoadPlugins(FilterPluginFolders.Roots(options.FilterFolders), log);
+        using var service = new EngineDaemonService(engine, engineError, catalog, options, log);
+        using var idle = options.IdleExit is { } limit ? new IdleMonitor(limit, () => service.ActiveJobs > 0) : null;
+        if (idle != null) service.Activity = idle.Touch;
+        var idleTask = idle?.Idle ?? Task.Delay(Timeout.Infinite, CancellationToken.None);
+        var stopped = Task.Delay(Timeout.Infinite, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
+
+        try
+        {
+            if (options.Stdio)
+            {
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                log.Info("daemon_ready", ("transport", "stdio"), ("filters", catalog.Filters.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
+                var serving = StdioEngineHost.RunOnConsoleAsync(service, stop.Token);
+                var first = await Task.WhenAny(serving, idleTask, stopped).ConfigureAwait(false);
+                LogStop(log, first == serving ? "end of input" : first == idleTask ? "idle" : "stopped");
+                stop.Cancel();
+                try { await serving.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false); } catch { }
+            }
+            else
+            {
+                DBusEngineHost host;
+                try { host = DBusEngineHost.Start(service, new DBusHostOptions { Address = options.BusAddress }); }
+                catch (BridgeException e) when (e.Code is BridgeErrorCode.Busy or BridgeErrorCode.Unavailable)
+                {
+                    log.Error("bus_failed", ("code", e.Code.ToString()), ("error", e.Message));
+                    return e.Code == BridgeErrorCode.Busy ? 3 : 4;
+                }
+                using (host)
+                {
+                    log.Info("daemon_ready", ("transport", "dbus"), ("name", host.BusName), ("unique_name", host.UniqueName),
+                        ("filters", catalog.Filters.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
+                    var first = await Task.WhenAny(host.Closed, idleTask, stopped).ConfigureAwait(false);
+                    LogStop(log, first == host.Closed ? "bus closed" : first == idleTask ? "idle" : "stopped");
+                }
+            }
+        }
+        finally
+        {
+            service.Dispose(); // cancels queued and running jobs
+            // free the models only once no job uses them any more (a stuck one keeps them: the process is ending anyway)
+            var drain = Stopwatch.StartNew();
+            while (service.ActiveJobs > 0 && drain.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            if (service.ActiveJobs == 0) engine?.Dispose();
+            else log.Warn("jobs_not_stopped", ("count", service.ActiveJobs));
+        }
+        return 0;
+    }
+
+    static void LogStop(DaemonLog log, string reason) => log.Info("daemon_stopping", ("reason", reason));
+}

@@ -1,0 +1,59 @@
+using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Imaging;
+using LatentBalance.Engine.Pipeline;
+using LatentBalance.Filters;
+
+namespace LatentBalance.Daemon.Filters;
+
+/// <summary>What filters get from the daemon: measuring, the full-resolution LUT path, the warm engine, the log.</summary>
+public sealed class EngineFilterHost : IFilterHost
+{
+    private readonly BalanceEngine? _engine;
+    private readonly Exception? _engineError;
+    private readonly DaemonLog _log;
+    private readonly string _filterId;
+
+    /// <param name="engine">the warm engine, or null when it could not be loaded (<paramref name="engineError"/> says why).</param>
+    public EngineFilterHost(BalanceEngine? engine, Exception? engineError, DaemonLog log, string filterId)
+    {
+        _engine = engine;
+        _engineError = engineError;
+        _log = log;
+        _filterId = filterId;
+    }
+
+    public Task<ImageMeasurement> MeasureAsync(string path, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(ImageMeasurer.Measure(path));
+    }
+
+    public Task ApplyColorMapAsync(FilterJob job, IColorMap map, string title)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(map);
+        var lut = ColorMapLut.Bake(map, job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize, title);
+        job.Cancellation.ThrowIfCancellationRequested();
+        if (job.OutputPath != null)
+        {
+            job.Report("writing", 0.5);
+            var source = PhotoReader.Open(job.InputPath);
+            new PhotoWriter().Write(source, new LutTransform(lut), job.OutputPath);
+        }
+        job.Cancellation.ThrowIfCancellationRequested();
+        if (job.CubePath != null)
+            CubeFile.Write(job.CubePath, lut, title, [$"filter: {_filterId}", $"source: {Path.GetFileName(job.InputPath)}"]);
+        return Task.CompletedTask;
+    }
+
+    public object? GetService(Type serviceType)
+    {
+        if (serviceType == typeof(BalanceEngine))
+            return _engine ?? throw new Engine.ModelFiles.ModelFileException(
+                "the engine's models did not load: " + (_engineError?.Message ?? "no model pack"), _engineError);
+        if (serviceType == typeof(IFilterHost)) return this;
+        return null;
+    }
+
+    public void Log(string message) => _log.Info("filter_log", ("filter", _filterId), ("message", message));
+}
