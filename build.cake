@@ -1,6 +1,6 @@
 // LatentBalance build script (Cake 7, run with `dotnet tool restore && dotnet cake --target=<name>`).
 //   build          build the solution (Release); the GLIBCXX patch runs as an MSBuild step
-//   test           build and run all tests
+//   test           build and run all tests (xunit, then the GIMP and darktable host tests; --host-tests=false skips those)
 //   balance        build the CLI and balance --input=PHOTO [--output=OUT] with the default pack
 //   benchmark      run the benchmark project (prints stage times and ratios)
 //   train          build the dataset cache and train the balancer (see docs/MODEL.md)
@@ -18,6 +18,23 @@ Task("build").Does(() =>
     DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration, MSBuildSettings = Props() });
 });
 
+string CliDll() => System.IO.Path.GetFullPath($"./engine/LatentBalance.Cli/bin/{configuration}/net10.0/latentbalance.dll");
+
+// host tests: the GIMP 3 plug-in in a Debian trixie chroot, the darktable hook in Debian's darktable
+var hostTests = Argument("host-tests", true);
+void RunHostTest(string script, params string[] args)
+{
+    if (!FileExists(script)) return;
+    var pa = new ProcessArgumentBuilder().Append(script);
+    foreach (var a in args) pa.Append(a);
+    var rc = StartProcess("bash", new ProcessSettings
+    {
+        Arguments = pa,
+        EnvironmentVariables = new Dictionary<string, string> { ["LATENTBALANCE_CLI"] = CliDll() },
+    });
+    if (rc != 0) throw new Exception($"{script} failed with exit code {rc}");
+}
+
 Task("test").IsDependentOn("build").Does(() =>
 {
     DotNetTest(solution, new DotNetTestSettings
@@ -26,9 +43,12 @@ Task("test").IsDependentOn("build").Does(() =>
         NoBuild = true,
         Loggers = { "console;verbosity=normal" },
     });
+    if (hostTests)
+    {
+        RunHostTest("./tests/gimp/run-gimp-test.sh", "--bench");
+        RunHostTest("./tests/darktable/run-darktable-test.sh");
+    }
 });
-
-string CliDll() => $"./engine/LatentBalance.Cli/bin/{configuration}/net10.0/latentbalance.dll";
 
 Task("balance").IsDependentOn("build").Does(() =>
 {
