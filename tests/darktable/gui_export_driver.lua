@@ -13,7 +13,11 @@
 local dt = require "darktable"
 local MODULE = "latent_color_balance"
 
-local function say(...) print("gui_export_driver:", ...) end
+local function say(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+  io.stderr:write("gui_export_driver: ", table.concat(parts, " "), "\n") -- unbuffered: visible even if darktable is killed
+end
 local function getenv(name)
   local v = os.getenv(name)
   if v == nil or v == "" then error("gui_export_driver: " .. name .. " is not set") end
@@ -39,10 +43,17 @@ local function finish(message)
   say("finished: " .. message)
 end
 
+local function shell_quote(text)
+  local quoted = text:gsub("'", "'\\''")
+  return "'" .. quoted .. "'"
+end
+
+--- Names in `dir` (nil when it does not exist yet), one per line.
 local function listing(dir)
-  local p = io.popen("ls -A -- '" .. dir:gsub("'", "'\\''") .. "'")
+  local p = io.popen("ls -A -- " .. shell_quote(dir) .. " 2>/dev/null || echo '//missing'")
   local out = p:read("a")
   p:close()
+  if out:match("^//missing") then return nil end
   return out
 end
 
@@ -51,15 +62,27 @@ dt.control.dispatch(function()
     local image = dt.database.import(photo)
     say("imported " .. tostring(image and image.filename))
     dt.gui.selection({image})
-    dt.control.sleep(1000)
-    say("export action", pcall(dt.gui.action, "lib/export/export", 0, "", "", 1.0))
-    for _ = 1, 600 do
-      dt.control.sleep(500)
-      local files = listing(folder)
+    -- the export job starts in the background; the storage creates the folder when it starts.
+    -- Press the button again (at most 3 times) if nothing started, in case darktable was not ready.
+    local started = false
+    for attempt = 1, 3 do
+      dt.control.sleep(2000)
+      say("view " .. tostring(dt.gui.current_view().id) .. ", export button, attempt " .. attempt,
+          pcall(dt.gui.action, "lib/export/export", 0, "", "", 1.0))
+      for _ = 1, 40 do
+        dt.control.sleep(250)
+        if listing(folder) then started = true break end
+      end
+      if started then break end
+    end
+    if not started then error("the export did not start") end
+    for _ = 1, 1200 do
+      local files = listing(folder) or ""
       if files:match("[^\n]") and not files:match("^%.") and not files:match("\n%.") then
         say("folder now has: " .. files:gsub("\n", " | "))
         break
       end
+      dt.control.sleep(500)
     end
     dt.control.sleep(1000)
   end)

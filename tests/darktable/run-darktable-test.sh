@@ -18,7 +18,7 @@
 #
 # Environment: LCB_TEST_SOURCE (photo), LCB_TEST_TOL_MEAN (mean |diff|, 8-bit levels, default 0.5),
 # LCB_TEST_TOL_MAX (max |diff|, default 12), LCB_TEST_KEEP=1 (keep the temp folder),
-# LCB_TEST_SKIP_INSTALL=1 (skip step 1; step 4 then writes its own luarc), LCB_TEST_TIMEOUT (s per darktable run, default 600).
+# LCB_TEST_STEPS (default "1 2 3 4"; without 1, step 4 writes its own luarc), LCB_TEST_TIMEOUT (s per darktable run, default 600).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -71,7 +71,9 @@ chmod +x "$WRAPPER"
 export LCB_CALLS="$WORK/calls"
 
 FAILING="$WORK/bin/failing program"
-printf '#!/bin/sh\necho "latentbalance: error: simulated failure for the test" >&2\nexit 1\n' > "$FAILING"
+# a program that fails; it keeps a copy of the file as darktable wrote it (darktable stamps the
+# export time into the metadata, so two exports of one image are not byte-identical)
+printf '#!/bin/sh\ncp -- "$2" "$LCB_CALLS/failing.input"\necho "latentbalance: error: simulated failure for the test" >&2\nexit 1\n' > "$FAILING"
 chmod +x "$FAILING"
 
 # mean and max of |a - b| over all pixels and bands (8-bit levels); "size" on a size mismatch
@@ -106,7 +108,9 @@ elapsed() { echo $(( $(date +%s) - $1 )); }
 # ---------------------------------------------------------------- 1. install-darktable, twice
 DTCONF="$WORK/home config/darktable"
 BIN="$WORK/home bin"
-if [ "${LCB_TEST_SKIP_INSTALL:-0}" != 1 ]; then
+STEPS=" ${LCB_TEST_STEPS:-1 2 3 4} "
+step() { case "$STEPS" in *" $1 "*) return 0;; *) return 1;; esac; }
+if step 1; then
   note "1. dotnet cake --target=install-darktable (twice)"
   mkdir -p "$DTCONF"
   printf -- '-- existing user settings\nrequire "tools/script_manager"' > "$DTCONF/luarc"   # no final newline
@@ -149,8 +153,10 @@ dt_cli() {
 PREF='dt.preferences.write("latent_color_balance", "%s", "%s", os.getenv("%s"))'
 
 # ---------------------------------------------------------------- 2. darktable-cli, balance every export
+mkdir -p "$WORK/ref"
+if step 2; then
 note "2. darktable-cli --luacmd, intermediate-export-image hook"
-OUT_PLAIN="$WORK/plain exports/é"; OUT_HOOK="$WORK/hooked exports/l'été"; mkdir -p "$OUT_PLAIN" "$OUT_HOOK" "$WORK/ref"
+OUT_PLAIN="$WORK/plain exports/é"; OUT_HOOK="$WORK/hooked exports/l'été"; mkdir -p "$OUT_PLAIN" "$OUT_HOOK"
 t=$(date +%s)
 dt_cli "$OUT_PLAIN/$NAME" "" > "$WORK/plain.log" 2>&1 || { tail "$WORK/plain.log"; fail "plain export failed"; }
 [ -f "$OUT_PLAIN/$NAME" ] || fail "plain export missing"
@@ -167,32 +173,63 @@ echo "export with the hook: $(elapsed "$t") s"
 [ "$(calls)" = 1 ] || { tail "$WORK/hook.log"; fail "the hook ran the program $(calls) times (expected 1)"; }
 mapfile -d '' ARGS < "$WORK/calls/call0.args"
 [ "${ARGS[0]}" = balance ] && [ "${ARGS[1]}" = "$OUT_HOOK/$NAME" ] || fail "program arguments were not passed intact: ${ARGS[*]}"
-cmp -s "$WORK/calls/call0.input" "$OUT_PLAIN/$NAME" && echo "darktable's intermediate file is byte-identical to the plain export"
 check_no_injection; check_no_leftovers "$WORK/hooked exports"
 pass "hook passed the nasty path intact: ${ARGS[1]}"
 cmp -s "$OUT_HOOK/$NAME" "$OUT_PLAIN/$NAME" && fail "hooked export is byte-identical to the plain export: not balanced"
 assert_close "darktable-cli hook vs CLI(plain export)" "$OUT_HOOK/$NAME" "$WORK/ref/cli.jpg"
 echo "info: balanced vs plain export: mean |diff|, max: $(diff_stats "$OUT_HOOK/$NAME" "$OUT_PLAIN/$NAME")"
 
+fi
+
 # ---------------------------------------------------------------- 3. darktable-cli, failing program
+if step 3; then
 note "3. darktable-cli, the program fails"
 OUT_FAIL="$WORK/failed exports"; mkdir -p "$OUT_FAIL"
 export LCB_PROGRAM="$FAILING"
 dt_cli "$OUT_FAIL/$NAME" "$(printf "$PREF" balance_every_export string LCB_ON); $(printf "$PREF" program string LCB_PROGRAM)" > "$WORK/fail.log" 2>&1 \
   || { tail "$WORK/fail.log"; fail "export with a failing program failed"; }
-cmp -s "$OUT_FAIL/$NAME" "$OUT_PLAIN/$NAME" || fail "a failed balance changed the exported file"
+[ -f "$WORK/calls/failing.input" ] || { tail "$WORK/fail.log"; fail "the failing program was not run"; }
+cmp -s "$OUT_FAIL/$NAME" "$WORK/calls/failing.input" || fail "a failed balance changed the exported file"
 grep -q "simulated failure for the test" "$WORK/fail.log" || { cat "$WORK/fail.log"; fail "the program's error was not reported"; }
 check_no_leftovers "$OUT_FAIL"
 pass "failed balance: export left as darktable wrote it; reported: $(grep -m1 'simulated failure' "$WORK/fail.log")"
 
+fi
+
 # ---------------------------------------------------------------- 4. GUI under Xvfb, the storage
+if step 4; then
 note "4. darktable GUI (Xvfb), installed luarc, storage \"Latent Color Balance\""
-rm -f "$WORK/calls/"*
 cp -- "$ROOT/tests/darktable/gui_export_driver.lua" "$DTCONF/lua/"
 printf 'plugins/lighttable/export/storage_name=latent_color_balance\n' >> "$DTCONF/darktablerc"
 export LCB_TEST_PHOTO="$PHOTO" LCB_TEST_FOLDER="$WORK/storage out/à l'œil" LCB_TEST_DONE="$WORK/gui.done" LCB_TEST_PROGRAM="$WRAPPER"
+# One GUI session. Rarely (seen twice in ~20 sessions on a loaded machine) darktable hangs at
+# start-up before running any Lua; a watchdog then records where it hangs and gives it one retry.
+gui_session() {
+  rm -f "$LCB_TEST_DONE" "$WORK/calls/"*
+  xvfb-run -a timeout -k 5 "$LIMIT" darktable --library :memory: --configdir "$DTCONF" -d lua --luacmd 'require "gui_export_driver"' > "$WORK/gui.log" 2>&1 &
+  local job=$! waited=0
+  while ! grep -q '^gui_export_driver: script loaded' "$WORK/gui.log" && kill -0 "$job" 2>/dev/null && [ "$waited" -lt 120 ]; do
+    sleep 1; waited=$((waited + 1))
+  done
+  if grep -q '^gui_export_driver: script loaded' "$WORK/gui.log" || ! kill -0 "$job" 2>/dev/null; then
+    wait "$job" || true; return 0
+  fi
+  local tpid dtpid
+  tpid=$(pgrep -P "$job" -x timeout || true); dtpid=$( [ -n "$tpid" ] && pgrep -P "$tpid" -x darktable || true)
+  echo "darktable ran no Lua in 120 s (pid ${dtpid:-?}); where it waits:"
+  if [ -n "$dtpid" ]; then
+    for t in /proc/"$dtpid"/task/*; do echo "  thread ${t##*/}: $(cat "$t/comm" 2>/dev/null) $(cat "$t/wchan" 2>/dev/null)"; done
+    command -v gdb >/dev/null && timeout 60 gdb -p "$dtpid" -batch -ex 'thread apply all bt 8' 2>/dev/null | grep -E '^(Thread|#)' | head -80
+    kill -KILL "$dtpid" 2>/dev/null || true
+  fi
+  wait "$job" || true
+  return 1
+}
 t=$(date +%s)
-xvfb-run -a timeout -k 5 "$LIMIT" darktable --library :memory: --configdir "$DTCONF" -d lua --luacmd 'require "gui_export_driver"' > "$WORK/gui.log" 2>&1 || true
+if ! gui_session; then
+  cp "$WORK/gui.log" "$WORK/gui-hung.log"; echo "retrying the GUI session once"
+  gui_session || fail "darktable hung at start-up twice"
+fi
 echo "GUI session: $(elapsed "$t") s"
 [ -f "$LCB_TEST_DONE" ] || { grep -v '^$' "$WORK/gui.log" | tail -30; fail "GUI driver did not finish"; }
 grep -q '^ok' "$LCB_TEST_DONE" || { tail -30 "$WORK/gui.log"; fail "GUI driver: $(cat "$LCB_TEST_DONE")"; }
@@ -206,6 +243,8 @@ t=$(date +%s)
 "${REAL_PROGRAM[@]}" balance "$WORK/calls/call0.input" -o "$WORK/ref/gui.jpg" > "$WORK/ref-gui.log" 2>&1 || { cat "$WORK/ref-gui.log"; fail "CLI balance of the GUI's export failed"; }
 echo "CLI balance of the GUI's intermediate export: $(elapsed "$t") s"
 assert_close "GUI storage vs CLI(darktable's export)" "${STORED[0]}" "$WORK/ref/gui.jpg"
-echo "info: GUI intermediate export vs darktable-cli plain export: $(diff_stats "$WORK/calls/call0.input" "$OUT_PLAIN/$NAME")"
+[ -f "${OUT_PLAIN:-}/$NAME" ] && echo "info: GUI intermediate export vs darktable-cli plain export: $(diff_stats "$WORK/calls/call0.input" "$OUT_PLAIN/$NAME")"
 
-echo "ALL DARKTABLE TESTS PASSED"
+fi
+
+echo "DARKTABLE TESTS PASSED (steps:$STEPS)"
