@@ -209,6 +209,13 @@ local function program_words()
   return {program}
 end
 
+--- dt.control.execute returns system()'s wait status in darktable 4.x (exit code * 256).
+local function exit_code(status)
+  status = tonumber(status) or -1
+  if status > 255 and status % 256 == 0 then return status // 256 end
+  return status
+end
+
 --- The last error line the program printed, for the message area.
 local function error_summary(log_text, rc)
   local last_error, last_line
@@ -248,7 +255,7 @@ local function balance_file(input, output)
   for i, w in ipairs(words) do quoted[i] = shell_quote(w) end
   local command = table.concat(quoted, " ") .. " </dev/null >" .. shell_quote(log_path) .. " 2>&1"
   dt.print_log(MODULE .. ": running " .. command)
-  local rc = dt.control.execute(command)
+  local rc = exit_code(dt.control.execute(command))
   local log_text = read_all(log_path)
   os.remove(log_path)
   if rc == 0 and file_exists(tmp) then

@@ -113,7 +113,7 @@ step() { case "$STEPS" in *" $1 "*) return 0;; *) return 1;; esac; }
 if step 1; then
   note "1. dotnet cake --target=install-darktable (twice)"
   mkdir -p "$DTCONF"
-  printf -- '-- existing user settings\nrequire "tools/script_manager"' > "$DTCONF/luarc"   # no final newline
+  printf -- '-- existing user settings\nlocal dt = require "darktable"' > "$DTCONF/luarc"   # no final newline
   ( cd "$ROOT" && dotnet cake --target=install-darktable "--darktable-config=$DTCONF" "--bin-dir=$BIN" ) > "$WORK/install1.log" 2>&1 \
     || { tail -30 "$WORK/install1.log"; fail "install-darktable failed"; }
   snapshot() { find "$WORK/home config" "$BIN" -type f -printf '%p %s %T@ %m\n' | sort; find "$WORK/home config" "$BIN" -type f -exec sha256sum {} + | sort; }
@@ -123,7 +123,7 @@ if step 1; then
   snapshot > "$WORK/snap2"
   cmp -s "$WORK/snap1" "$WORK/snap2" || { diff "$WORK/snap1" "$WORK/snap2" || true; fail "the second install changed files"; }
   [ "$(grep -c 'require "contrib/latent_color_balance"' "$DTCONF/luarc")" = 1 ] || fail "luarc should hold the require line once"
-  grep -q '^require "tools/script_manager"$' "$DTCONF/luarc" || fail "luarc lost the user's lines"
+  grep -q '^local dt = require "darktable"$' "$DTCONF/luarc" || fail "luarc lost the user's lines"
   cmp -s "$SCRIPT" "$DTCONF/lua/contrib/latent_color_balance.lua" || fail "installed script differs from the repository's"
   [ -x "$BIN/latentbalance" ] || fail "launcher not installed"
   "$BIN/latentbalance" --help >/dev/null 2>&1 || fail "the installed launcher does not run"
@@ -193,6 +193,12 @@ cmp -s "$OUT_FAIL/$NAME" "$WORK/calls/failing.input" || fail "a failed balance c
 grep -q "simulated failure for the test" "$WORK/fail.log" || { cat "$WORK/fail.log"; fail "the program's error was not reported"; }
 check_no_leftovers "$OUT_FAIL"
 pass "failed balance: export left as darktable wrote it; reported: $(grep -m1 'simulated failure' "$WORK/fail.log")"
+export LCB_PROGRAM="$WORK/bin/no such program"
+dt_cli "$OUT_FAIL/missing.jpg" "$(printf "$PREF" balance_every_export string LCB_ON); $(printf "$PREF" program string LCB_PROGRAM)" > "$WORK/missing.log" 2>&1 \
+  || { tail "$WORK/missing.log"; fail "export with a missing program failed"; }
+[ -f "$OUT_FAIL/missing.jpg" ] || fail "export with a missing program left no file"
+grep -q "latentbalance program not found" "$WORK/missing.log" || { cat "$WORK/missing.log"; fail "a missing program was not reported as such"; }
+pass "missing program: export kept; reported: $(grep -m1 'program not found' "$WORK/missing.log")"
 
 fi
 
