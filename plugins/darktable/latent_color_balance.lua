@@ -126,6 +126,14 @@ local function decimal_text(x)
   return (string.format("%d.%03d", whole, frac):gsub("0+$", ""))
 end
 
+--- An absolute path (darktable-cli may be given relative ones; a daemon has another working folder).
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local cwd = os.getenv("PWD")
+  if cwd == nil or cwd == "" then return path end
+  return (cwd:gsub("/+$", "")) .. "/" .. path:gsub("^%./", "")
+end
+
 local function folder_of(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
@@ -239,6 +247,7 @@ end
 --- file beside `output` and renamed over it only when the program succeeded, so a failure
 --- leaves `output` untouched. Returns true, or false and a one-line reason.
 local function balance_file(input, output)
+  input, output = absolute(input), absolute(output)
   local ext = extension_of(output)
   if not SUPPORTED_EXTENSIONS[ext] then
     return false, string.format(_("%s: format .%s is not supported (JPEG, PNG, TIFF, WebP)"), name_of(output), ext)

@@ -166,7 +166,8 @@ t=$(date +%s)
 echo "CLI balance of the plain export: $(elapsed "$t") s"
 export LCB_ON=TRUE LCB_PROGRAM="$WRAPPER"
 t=$(date +%s)
-dt_cli "$OUT_HOOK/$NAME" "$(printf "$PREF" balance_every_export string LCB_ON); $(printf "$PREF" program string LCB_PROGRAM)" > "$WORK/hook.log" 2>&1 \
+# a relative output path (from $WORK, the current folder): the program must still get an absolute one
+dt_cli "${OUT_HOOK#"$WORK/"}/$NAME" "$(printf "$PREF" balance_every_export string LCB_ON); $(printf "$PREF" program string LCB_PROGRAM)" > "$WORK/hook.log" 2>&1 \
   || { tail "$WORK/hook.log"; fail "export with the hook failed"; }
 echo "export with the hook: $(elapsed "$t") s"
 [ -f "$OUT_HOOK/$NAME" ] || { tail "$WORK/hook.log"; fail "hooked export missing"; }
