@@ -1,0 +1,410 @@
+--[[
+    latent_color_balance.lua - balance darktable exports with LatentBalance
+
+    Part of the LatentBalance project (an ML colour balancer). This script is a
+    thin client: the balancing runs in the `latentbalance` program (which uses a
+    running LatentBalance daemon when there is one).
+
+    ADDITIONAL SOFTWARE NEEDED FOR THIS SCRIPT
+    * latentbalance: installed by `dotnet cake --target=install-darktable` as
+      ~/.local/bin/latentbalance, or any path set in the preference
+      "Latent Color Balance: latentbalance program" (a .dll path is run with dotnet)
+
+    USAGE
+    * require this script from your luarc file (`require "contrib/latent_color_balance"`)
+      or start it from script_manager
+    * export storage "Latent Color Balance": choose the target folder in the
+      storage's options; each exported image is balanced and written there
+    * preference "Latent Color Balance: balance every export": balances every
+      exported file in place, whatever the storage (disk, e-mail, ...)
+    * preferences "strength" and "iterations" are passed to `latentbalance balance`
+
+    Errors are shown in darktable's message area; a file that failed to balance
+    is left exactly as darktable exported it.
+
+    Arguments reach the program through one shell line (dt.control.execute) in
+    which every argument is single-quoted (see shell_quote), so file names with
+    spaces, quotes, `$`, back-ticks and non-ASCII letters are passed unchanged.
+]]
+
+local dt = require "darktable"
+
+local MODULE = "latent_color_balance"
+local STORAGE_NAME = "Latent Color Balance"
+local MIN_API = "7.0.0"
+
+-- - - - - - - - - - - - - - - - - - - - - - - -
+-- version check (lua-scripts' lib/dtutils when installed, else the same test here)
+-- - - - - - - - - - - - - - - - - - - - - - - -
+
+local has_du, du = pcall(require, "lib/dtutils")
+if has_du and du.check_min_api_version then
+  du.check_min_api_version(MIN_API, MODULE)
+else
+  local want = {}
+  for n in MIN_API:gmatch("%d+") do want[#want + 1] = tonumber(n) end
+  local c = dt.configuration
+  local have = {c.api_version_major, c.api_version_minor, c.api_version_patch}
+  for i = 1, 3 do
+    if have[i] ~= want[i] then
+      if have[i] < want[i] then
+        error(MODULE .. ": darktable Lua API " .. MIN_API .. " or newer is required, this is "
+              .. c.api_version_string)
+      end
+      break
+    end
+  end
+end
+
+local function _(msgid)
+  if dt.gettext and dt.gettext.dgettext then return dt.gettext.dgettext(MODULE, msgid) end
+  return msgid
+end
+if dt.gettext and dt.gettext.bindtextdomain then
+  dt.gettext.bindtextdomain(MODULE, dt.configuration.config_dir .. "/lua/locale/")
+end
+
+-- script_manager integration
+local script_data = {}
+script_data.metadata = {
+  name = "latent color balance",
+  purpose = _("balance the colours of exported images with LatentBalance"),
+  author = "LatentBalance project",
+  help = "docs/DARKTABLE.md in the LatentBalance repository",
+}
+script_data.destroy = nil
+script_data.destroy_method = nil -- storage and event are removed completely
+script_data.restart = nil
+script_data.show = nil
+
+-- - - - - - - - - - - - - - - - - - - - - - - -
+-- preferences
+-- - - - - - - - - - - - - - - - - - - - - - - -
+
+-- Defaults for every preference; values are read as text (see read_pref) so that an unset
+-- preference gives its default also where the preferences were not registered.
+local DEFAULTS = {program = "", strength = 1.0, iterations = 1, balance_every_export = false, folder = ""}
+
+-- darktable-cli has no preferences dialog (and dt.preferences.register blocks there).
+if dt.configuration.has_gui then
+  dt.preferences.register(MODULE, "program", "file",
+    _("Latent Color Balance: latentbalance program"),
+    _("path to the latentbalance program or to latentbalance.dll (run with dotnet); "
+      .. "empty: ~/.local/bin/latentbalance, else latentbalance on PATH"),
+    DEFAULTS.program)
+  dt.preferences.register(MODULE, "strength", "float",
+    _("Latent Color Balance: strength"),
+    _("how much of the correction to apply (0..1)"),
+    DEFAULTS.strength, 0.0, 1.0, 0.05)
+  dt.preferences.register(MODULE, "iterations", "integer",
+    _("Latent Color Balance: iterations"),
+    _("repeat the balance on its own output (1..10)"),
+    DEFAULTS.iterations, 1, 10)
+  dt.preferences.register(MODULE, "balance_every_export", "bool",
+    _("Latent Color Balance: balance every export"),
+    _("balance every exported JPEG/PNG/TIFF/WebP file in place, whatever the export storage"),
+    DEFAULTS.balance_every_export)
+end
+
+-- - - - - - - - - - - - - - - - - - - - - - - -
+-- helpers
+-- - - - - - - - - - - - - - - - - - - - - - - -
+
+local SUPPORTED_EXTENSIONS = {jpg = true, jpeg = true, png = true, tif = true, tiff = true, webp = true}
+
+--- One shell word for any string: single quotes, and each ' written as '\''.
+local function shell_quote(s)
+  local quoted = tostring(s):gsub("'", "'\\''")
+  return "'" .. quoted .. "'"
+end
+
+--- A decimal number as text with a '.', whatever the C locale says (0..10 range is enough).
+local function decimal_text(x)
+  local thousandths = math.floor(x * 1000 + 0.5)
+  local whole, frac = thousandths // 1000, thousandths % 1000
+  if frac == 0 then return string.format("%d", whole) end
+  return (string.format("%d.%03d", whole, frac):gsub("0+$", ""))
+end
+
+--- An absolute path (darktable-cli may be given relative ones; a daemon has another working folder).
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local cwd = os.getenv("PWD")
+  if cwd == nil or cwd == "" then return path end
+  return (cwd:gsub("/+$", "")) .. "/" .. path:gsub("^%./", "")
+end
+
+local function folder_of(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+local function name_of(path)
+  return path:match("([^/]*)$")
+end
+
+local function extension_of(path)
+  local ext = name_of(path):match("%.([^.]+)$")
+  return ext and ext:lower() or ""
+end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function is_directory(path)
+  -- io.open on a directory succeeds on Linux but reading fails; "path/." opens only for a directory
+  local f = io.open(path .. "/.", "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function read_all(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local text = f:read("a") or ""
+  f:close()
+  return text
+end
+
+--- Copy a file through a temp file in the target folder, then rename (atomic for readers).
+local function copy_file(from, to)
+  local src, err = io.open(from, "rb")
+  if not src then return false, err end
+  local tmp = folder_of(to) .. "/.latentbalance-copy-" .. name_of(os.tmpname())
+  local dst
+  dst, err = io.open(tmp, "wb")
+  if not dst then src:close() return false, err end
+  while true do
+    local block = src:read(1 << 20)
+    if not block then break end
+    dst:write(block)
+  end
+  src:close()
+  dst:close()
+  local ok
+  ok, err = os.rename(tmp, to)
+  if not ok then os.remove(tmp) return false, err end
+  return true
+end
+
+--- A preference, or its default when unset or unreadable.
+local function read_pref(name)
+  local default = DEFAULTS[name]
+  local text = dt.preferences.read(MODULE, name, "string")
+  if text == nil or text == "" or text == "(None)" then return default end
+  if type(default) == "boolean" then return text:lower() == "true" end
+  if type(default) == "number" then
+    local n = tonumber((text:gsub(",", ".")))
+    if n == nil then return default end
+    if math.type(default) == "integer" then n = math.floor(n + 0.5) end
+    return n
+  end
+  return text
+end
+
+--- The program to run as a list of words (no shell parsing of the preference).
+local function program_words()
+  local program = read_pref("program")
+  if program == "" then
+    local home = os.getenv("HOME")
+    local local_bin = home and (home .. "/.local/bin/latentbalance")
+    if local_bin and file_exists(local_bin) then return {local_bin} end
+    return {"latentbalance"}
+  end
+  if program:lower():match("%.dll$") then return {"dotnet", program} end
+  return {program}
+end
+
+--- dt.control.execute returns system()'s wait status in darktable 4.x (exit code * 256).
+local function exit_code(status)
+  status = tonumber(status) or -1
+  if status > 255 and status % 256 == 0 then return status // 256 end
+  return status
+end
+
+--- The last error line the program printed, for the message area.
+local function error_summary(log_text, rc)
+  local last_error, last_line
+  for line in log_text:gmatch("[^\n]+") do
+    if line:match("%S") then last_line = line end
+    if line:lower():match("error") then last_error = line end
+  end
+  local line = last_error or last_line
+  if rc == 127 and not last_error then
+    line = _("latentbalance program not found (set it in preferences > lua options)")
+  end
+  if line then
+    line = line:gsub("^latentbalance:%s*", "")
+    if #line > 300 then line = line:sub(1, 300) .. "..." end
+    return line
+  end
+  return string.format(_("latentbalance exited with code %s"), tostring(rc))
+end
+
+--- Balance `input` into `output` (may be the same file). The result is written to a temp
+--- file beside `output` and renamed over it only when the program succeeded, so a failure
+--- leaves `output` untouched. Returns true, or false and a one-line reason.
+local function balance_file(input, output)
+  input, output = absolute(input), absolute(output)
+  local ext = extension_of(output)
+  if not SUPPORTED_EXTENSIONS[ext] then
+    return false, string.format(_("%s: format .%s is not supported (JPEG, PNG, TIFF, WebP)"), name_of(output), ext)
+  end
+  local log_path = os.tmpname() -- a fresh, unique file: also names the temp output
+  local tmp = folder_of(output) .. "/.latentbalance-" .. name_of(log_path) .. "." .. ext
+  local words = program_words()
+  for _, w in ipairs({"balance", input, "-o", tmp,
+                      "--strength", decimal_text(math.max(0, math.min(1, read_pref("strength")))),
+                      "--iterations", string.format("%d", math.max(1, math.min(10, read_pref("iterations"))))}) do
+    words[#words + 1] = w
+  end
+  local quoted = {}
+  for i, w in ipairs(words) do quoted[i] = shell_quote(w) end
+  local command = table.concat(quoted, " ") .. " </dev/null >" .. shell_quote(log_path) .. " 2>&1"
+  dt.print_log(MODULE .. ": running " .. command)
+  local rc = exit_code(dt.control.execute(command))
+  local log_text = read_all(log_path)
+  os.remove(log_path)
+  if rc == 0 and file_exists(tmp) then
+    local ok, err = os.rename(tmp, output)
+    if ok then return true end
+    os.remove(tmp)
+    return false, string.format(_("%s: cannot replace the file: %s"), name_of(output), tostring(err))
+  end
+  os.remove(tmp)
+  return false, name_of(input) .. ": " .. error_summary(log_text, rc)
+end
+
+local function report_error(message)
+  dt.print(STORAGE_NAME .. ": " .. message)
+  dt.print_error(MODULE .. ": " .. message)
+end
+
+-- - - - - - - - - - - - - - - - - - - - - - - -
+-- balance every export in place
+-- - - - - - - - - - - - - - - - - - - - - - - -
+
+local function on_intermediate_export(event, image, filename, format, storage)
+  if not read_pref("balance_every_export") then return end
+  if storage and storage.plugin_name == MODULE then return end -- our storage balances itself
+  if not SUPPORTED_EXTENSIONS[extension_of(filename)] then
+    dt.print_log(MODULE .. ": skipping " .. filename .. " (format not supported)")
+    return
+  end
+  local ok, err = balance_file(filename, filename)
+  if ok then
+    dt.print_log(MODULE .. ": balanced " .. filename)
+  else
+    report_error(err .. " " .. _("(left as exported)"))
+  end
+end
+
+-- - - - - - - - - - - - - - - - - - - - - - - -
+-- export storage
+-- - - - - - - - - - - - - - - - - - - - - - - -
+
+local function target_folder()
+  local folder = read_pref("folder")
+  if folder == "" then
+    folder = (os.getenv("HOME") or ".") .. "/Pictures/latent-balance"
+  end
+  return (folder:gsub("/+$", ""))
+end
+
+--- `name` in `folder`, with _1, _2, ... before the extension when that file already exists.
+local function free_path(folder, name)
+  local path = folder .. "/" .. name
+  if not file_exists(path) then return path end
+  local stem, ext = name:match("^(.*)(%.[^.]*)$")
+  if not stem then stem, ext = name, "" end
+  for i = 1, 9999 do
+    path = string.format("%s/%s_%d%s", folder, stem, i, ext)
+    if not file_exists(path) then return path end
+  end
+  return path
+end
+
+local function storage_supported(storage, format)
+  return SUPPORTED_EXTENSIONS[(format.extension or ""):lower()] == true
+end
+
+local function storage_initialize(storage, format, images, high_quality, extra_data)
+  local folder = target_folder()
+  if not is_directory(folder) then
+    dt.control.execute("mkdir -p -- " .. shell_quote(folder))
+  end
+  if not is_directory(folder) then
+    report_error(string.format(_("cannot create the folder %s"), folder))
+    return {} -- nothing to export
+  end
+  extra_data.folder = folder
+  extra_data.balanced = 0
+  extra_data.failed = 0
+  return nil -- export all images
+end
+
+local function storage_store(storage, image, format, filename, number, total, high_quality, extra_data)
+  local folder = extra_data.folder or target_folder()
+  dt.print(string.format(_("%s: balancing image %d of %d"), STORAGE_NAME, number, total))
+  local output = free_path(folder, name_of(filename))
+  local ok, err = balance_file(filename, output)
+  if ok then
+    extra_data.balanced = (extra_data.balanced or 0) + 1
+  else
+    extra_data.failed = (extra_data.failed or 0) + 1
+    local copied = copy_file(filename, output)
+    report_error(err .. " " .. (copied and _("(saved without balancing)") or _("(not saved)")))
+  end
+  os.remove(filename)
+end
+
+local function storage_finalize(storage, image_table, extra_data)
+  local message = string.format(_("%s: %d balanced, %d failed, in %s"), STORAGE_NAME,
+    extra_data.balanced or 0, extra_data.failed or 0, extra_data.folder or target_folder())
+  dt.print(message)
+  dt.print_log(MODULE .. ": " .. message)
+end
+
+local function storage_widget()
+  if not dt.configuration.has_gui then return nil end
+  local chooser = dt.new_widget("file_chooser_button") {
+    title = _("folder for balanced exports"),
+    is_directory = true,
+    value = target_folder(),
+    tooltip = _("balanced images are written to this folder"),
+    changed_callback = function(self)
+      dt.preferences.write(MODULE, "folder", "string", self.value)
+    end,
+  }
+  return dt.new_widget("box") {
+    orientation = "vertical",
+    dt.new_widget("label") { label = _("target folder"), halign = "start" },
+    chooser,
+  }
+end
+
+-- - - - - - - - - - - - - - - - - - - - - - - -
+-- registration and clean-up
+-- - - - - - - - - - - - - - - - - - - - - - - -
+
+local widget = storage_widget()
+
+local function install()
+  dt.register_storage(MODULE, STORAGE_NAME, storage_store, storage_finalize,
+                      storage_supported, storage_initialize, widget)
+  dt.register_event(MODULE, "intermediate-export-image", on_intermediate_export)
+end
+
+local function destroy()
+  dt.destroy_event(MODULE, "intermediate-export-image")
+  dt.destroy_storage(MODULE)
+end
+
+install()
+
+script_data.destroy = destroy
+script_data.restart = install
+
+return script_data

@@ -1,0 +1,91 @@
+--[[
+  Test driver for darktable's GUI (run under Xvfb with --luacmd 'require "gui_export_driver"').
+  Reads its inputs from the environment (no quoting problems):
+    LCB_TEST_PHOTO   photo to import and export
+    LCB_TEST_FOLDER  target folder of the "Latent Color Balance" storage
+    LCB_TEST_PROGRAM latentbalance program (optional)
+    LCB_TEST_DONE    file written ("ok" or an error) when the export has finished
+  Loads contrib/latent_color_balance (unless luarc did), imports the photo, selects it
+  and presses the export module's button (the storage is chosen by darktablerc:
+  plugins/lighttable/export/storage_name=latent_color_balance), waits until the
+  storage's folder holds a file, writes LCB_TEST_DONE and quits darktable.
+]]
+local dt = require "darktable"
+local MODULE = "latent_color_balance"
+
+local function say(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+  io.stderr:write("gui_export_driver: ", table.concat(parts, " "), "\n") -- unbuffered: visible even if darktable is killed
+end
+local function getenv(name)
+  local v = os.getenv(name)
+  if v == nil or v == "" then error("gui_export_driver: " .. name .. " is not set") end
+  return v
+end
+
+local photo, folder, done = getenv("LCB_TEST_PHOTO"), getenv("LCB_TEST_FOLDER"), getenv("LCB_TEST_DONE")
+local program = os.getenv("LCB_TEST_PROGRAM")
+
+dt.preferences.write(MODULE, "folder", "string", folder)
+dt.preferences.write(MODULE, "balance_every_export", "bool", false)
+if program and program ~= "" then dt.preferences.write(MODULE, "program", "string", program) end
+
+-- luarc runs before --luacmd: when luarc requires the plugin it is already loaded here
+local loaded_by_luarc = package.loaded["contrib/latent_color_balance"] ~= nil
+local script = require "contrib/latent_color_balance"
+say("script loaded: " .. tostring(script.metadata and script.metadata.name) .. ", by luarc: " .. tostring(loaded_by_luarc))
+
+local function finish(message)
+  local f = io.open(done, "w")
+  f:write(message, "\n")
+  f:close()
+  say("finished: " .. message)
+end
+
+local function shell_quote(text)
+  local quoted = text:gsub("'", "'\\''")
+  return "'" .. quoted .. "'"
+end
+
+--- Names in `dir` (nil when it does not exist yet), one per line.
+local function listing(dir)
+  local p = io.popen("ls -A -- " .. shell_quote(dir) .. " 2>/dev/null || echo '//missing'")
+  local out = p:read("a")
+  p:close()
+  if out:match("^//missing") then return nil end
+  return out
+end
+
+dt.control.dispatch(function()
+  local ok, err = pcall(function()
+    local image = dt.database.import(photo)
+    say("imported " .. tostring(image and image.filename))
+    dt.gui.selection({image})
+    -- the export job starts in the background; the storage creates the folder when it starts.
+    -- Press the button again (at most 3 times) if nothing started, in case darktable was not ready.
+    local started = false
+    for attempt = 1, 3 do
+      dt.control.sleep(2000)
+      say("view " .. tostring(dt.gui.current_view().id) .. ", export button, attempt " .. attempt,
+          pcall(dt.gui.action, "lib/export/export", 0, "", "", 1.0))
+      for _ = 1, 40 do
+        dt.control.sleep(250)
+        if listing(folder) then started = true break end
+      end
+      if started then break end
+    end
+    if not started then error("the export did not start") end
+    for _ = 1, 1200 do
+      local files = listing(folder) or ""
+      if files:match("[^\n]") and not files:match("^%.") and not files:match("\n%.") then
+        say("folder now has: " .. files:gsub("\n", " | "))
+        break
+      end
+      dt.control.sleep(500)
+    end
+    dt.control.sleep(1000)
+  end)
+  finish(ok and ("ok loaded-by-luarc=" .. tostring(loaded_by_luarc)) or ("error: " .. tostring(err)))
+  say("quit action", pcall(dt.gui.action, "global/quit", 0, "", "", 1.0))
+end)
