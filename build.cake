@@ -154,6 +154,8 @@ Task("install-daemon").Does(() =>
     }
     if (Try("systemctl", "--user daemon-reload") != 0) Warning("systemctl --user daemon-reload failed (no user systemd?): D-Bus activation still starts the daemon directly");
     Information($"done: the first call to org.latentbalance.Engine1 starts {launcher} daemon");
+});
+
 // install-darktable: the darktable Lua plugin for the current user (see docs/DARKTABLE.md).
 //   builds the CLI, writes the launcher <bin-dir>/latentbalance (runs the built CLI with dotnet),
 //   copies plugins/darktable/latent_color_balance.lua to <darktable config>/lua/contrib/ and adds
