@@ -7,11 +7,24 @@ namespace LatentBalance.Engine.Training;
 /// divergence from the clean latent's Gaussian to the predicted Gaussian; for a deterministic VAE
 /// (TAEF2) it is the negative log-likelihood of the clean latent under the predicted Gaussian.
 /// Both are averaged over elements; constants are dropped.
+///
+/// The plain Gaussian NLL lets a network lower its loss by raising the variance where the mean is
+/// hard, which then scales the mean's gradient down (measured here: after 26 epochs the balancer
+/// removed only 8% of the latent error, on training data too). Following beta-NLL (Seitzer et
+/// al., 2022) each element's NLL is weighted by its predicted variance to the power beta, held
+/// constant for the gradient; with beta = 1 the mean is learnt as with a squared error while the
+/// variance is still fitted by likelihood.
 /// </summary>
 public static class BalancerLoss
 {
-    public static Tensor GaussianNll(Tensor predMean, Tensor predLogVar, Tensor clean)
-        => (0.5 * (predLogVar + (clean - predMean).square() * (-predLogVar).exp())).mean();
+    public const double DefaultBeta = 1.0;
+
+    public static Tensor GaussianNll(Tensor predMean, Tensor predLogVar, Tensor clean, double beta = DefaultBeta)
+    {
+        var nll = 0.5 * (predLogVar + (clean - predMean).square() * (-predLogVar).exp());
+        if (beta > 0) nll = nll * (predLogVar.detach() * beta).exp();
+        return nll.mean();
+    }
 
     public static Tensor Kl(Tensor predMean, Tensor predLogVar, Tensor cleanMean, Tensor cleanLogVar)
         => (0.5 * (predLogVar - cleanLogVar + (cleanLogVar.exp() + (cleanMean - predMean).square()) * (-predLogVar).exp() - 1)).mean();
