@@ -74,6 +74,7 @@ public sealed class BalanceEngine : IDisposable
             var lut = LutBaker.Bake(maps, options.LutSize, "LatentBalance correction");
             Add(timings, "bake", sw.Elapsed.TotalMilliseconds);
             foreach (var m in maps) m.Dispose();
+            NativeSetup.Trim();
             return lut;
         }
     }
@@ -116,6 +117,7 @@ public sealed class BalanceEngine : IDisposable
         if (options.ComparePath != null)
             ComparePicture.Write(input, output, options.ComparePath);
         progress?.Report(new BalanceProgress("done", 1));
+        NativeSetup.Trim();
         return new BalanceResult
         {
             Input = input, Output = output, LutPath = options.LutPath, ComparePath = options.ComparePath,

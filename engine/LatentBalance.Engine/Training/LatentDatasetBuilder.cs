@@ -130,6 +130,7 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
             if (cleanLogVar.Count > 0) tensors["clean_logvar"] = cat(cleanLogVar, 0);
             SafeTensors.Write(shardPath, tensors, new Dictionary<string, string> { ["recipes"] = JsonSerializer.Serialize(recipes), ["vae"] = vae.Name });
             foreach (var t in tensors.Values.Concat(distorted).Concat(clean).Concat(cleanLogVar)) t.Dispose();
+            Runtime.NativeSetup.Trim();
         }
     }
 
