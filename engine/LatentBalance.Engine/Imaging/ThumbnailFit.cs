@@ -35,7 +35,10 @@ public static class ThumbnailFit
         options ??= ThumbnailFitOptions.Default;
         try
         {
-            if (options.ShrinkOnLoad)
+            // float files are taken as stored (sRGB-encoded values, as GIMP's R'G'B' float exports them),
+            // exactly as the full-resolution writer takes them; libvips' thumbnail would see their scRGB
+            // tag and gamma-encode them a second time, so the tile (and the correction) would differ
+            if (options.ShrinkOnLoad && source.FileFormat != Enums.BandFormat.Float)
             {
                 using var thumb = Image.Thumbnail(source.FilePath, options.Size, height: options.Size, failOn: source.Options.FailOn);
                 using var working = source.ToWorkingSpace(thumb);

@@ -38,6 +38,25 @@ public class ThumbnailFitTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Float_tiff_gives_the_same_tile_as_the_8_bit_photo()
+    {
+        // GIMP hands float layers over as float TIFF (sRGB-encoded values, which libvips tags scRGB):
+        // the tile must see the same colours as for the 8-bit file, or the correction differs
+        var dir = TestPaths.TempDir("imaging-float-tile");
+        var png = Path.Combine(dir, "photo.png");
+        var tif = Path.Combine(dir, "photo.tif");
+        using (var im = TestImages.Rgb8(900, 600)) im.Pngsave(png);
+        using (var im = Image.NewFromFile(png))
+        using (var f = im.Cast(Enums.BandFormat.Float).Linear([1 / 255.0], [0]))
+            f.Tiffsave(tif);
+        var t8 = ThumbnailFit.FromSource(PhotoReader.Open(png));
+        var tf = ThumbnailFit.FromSource(PhotoReader.Open(tif));
+        double mean = t8.Chw.Zip(tf.Chw, (a, b) => Math.Abs(a - b)).Average();
+        output.WriteLine($"mean |8-bit tile - float tile| = {mean:F5}");
+        Assert.True(mean < 0.004, $"tiles differ by {mean}");
+    }
+
+    [Fact]
     public void Portrait_orientation_and_mid_grey_padding()
     {
         var path = Path.Combine(TestPaths.TempDir("imaging-tile-o"), "rot.jpg");
