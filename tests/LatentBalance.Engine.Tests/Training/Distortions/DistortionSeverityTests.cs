@@ -71,7 +71,7 @@ public class DistortionSeverityTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The table in docs/DISTORTIONS.md: default options plus the artistic .cube LUTs, 200 seeds per row,
+    /// The table in docs/DISTORTIONS.md: default options plus the artistic .cube LUTs, 30 seeds per row (LB_SEVERITY_SAMPLES),
     /// applied to a batch of real photos (224x224 centre crops). Takes minutes, so it only runs when
     /// LB_SEVERITY_REPORT=1; it then also writes the table to $LB_SEVERITY_REPORT_OUT if set.
     /// </summary>
@@ -83,7 +83,7 @@ public class DistortionSeverityTests(ITestOutputHelper output)
             output.WriteLine("not run: set LB_SEVERITY_REPORT=1 to measure the severity table on photos");
             return;
         }
-        int samples = int.TryParse(Environment.GetEnvironmentVariable("LB_SEVERITY_SAMPLES"), out var s) ? s : 200;
+        int samples = int.TryParse(Environment.GetEnvironmentVariable("LB_SEVERITY_SAMPLES"), out var s) ? s : 30;
         var luts = Directory.GetFiles(TestPaths.ArtisticLuts).Where(f => f.EndsWith(".cube", StringComparison.OrdinalIgnoreCase))
             .Order(StringComparer.Ordinal).Select(MiniCubeReader.Read).ToList();
         var gen = new DistortionGenerator(new DistortionOptions { Luts = luts });
