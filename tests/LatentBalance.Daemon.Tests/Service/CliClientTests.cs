@@ -1,3 +1,4 @@
+using PrivateBus = LatentBalance.Bridge.Tests.Support.PrivateBus;
 using System.Diagnostics;
 using LatentBalance.Daemon.Tests.Support;
 

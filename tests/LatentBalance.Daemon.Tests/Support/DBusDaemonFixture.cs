@@ -1,3 +1,4 @@
+using PrivateBus = LatentBalance.Bridge.Tests.Support.PrivateBus;
 using LatentBalance.Bridge.DBus;
 
 namespace LatentBalance.Daemon.Tests.Support;
