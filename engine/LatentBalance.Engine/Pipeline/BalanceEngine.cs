@@ -88,7 +88,7 @@ public sealed class BalanceEngine : IDisposable
         var sw = Stopwatch.StartNew();
         progress?.Report(new BalanceProgress("reading", 0));
         var source = PhotoReader.Open(input);
-        CheckOutput(input, output, options);
+        AtomicOutputFile.Check(output, input, options.OverwriteInput); // fail before any model work
         var tile = ThumbnailFit.FromSource(source);
         Add(timings, "tile", sw.Elapsed.TotalMilliseconds);
 
@@ -98,8 +98,9 @@ public sealed class BalanceEngine : IDisposable
         double tileDe;
         using (var scope = NewDisposeScope())
         {
-            var before = tile.ToTensor()[0];
-            var after = LutTransform.ApplyToTensor(lut, tile.ToTensor(), (float)options.Strength)[0];
+            var x = tile.ToTensor();
+            var before = x[0];
+            var after = LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0];
             var m = tile.MaskTensor().reshape(-1);
             var idx = m.nonzero().squeeze(1);
             tileDe = Ciede2000.Mean(before.reshape(3, -1).index_select(1, idx).unsqueeze(2), after.reshape(3, -1).index_select(1, idx).unsqueeze(2));
@@ -134,13 +135,6 @@ public sealed class BalanceEngine : IDisposable
         if (options.Strength < 1) lut = Blend(lut, options.Strength);
         CubeFile.Write(cubePath, lut, "LatentBalance correction", [$"source: {Path.GetFileName(input)}"]);
         return lut;
-    }
-
-    static void CheckOutput(string input, string output, BalanceOptions options)
-    {
-        if (Directory.Exists(output)) throw new ImageOutputException(output, "the output path is a directory");
-        if (!options.OverwriteInput && Path.GetFullPath(input) == Path.GetFullPath(output))
-            throw new ImageOutputException(output, "the output would replace the input (pass the overwrite option to allow it)");
     }
 
     /// <summary>identity + strength * (lut - identity), for exporting a partial correction.</summary>
