@@ -18,9 +18,10 @@ static class EvalCommand
         var cleanCases = new Option<int>("--clean-cases") { DefaultValueFactory = _ => 80 };
         var sheet = new Option<string?>("--contact-sheet") { Description = "write a picture of the worst and best cases" };
         var json = new Option<string?>("--json") { Description = "write the report as JSON to this file" };
+        var oracle = new Option<bool>("--oracle") { Description = "also score a perfect balancer (the clean latent): the ceiling of the VAE, fit and LUT" };
         var cmd = new Command("eval", "Evaluate the balancer on the validation split (CIEDE2000, PSNR) against doing nothing and grey-world.")
         {
-            photos, luts, variants, maxPhotos, iterCases, cleanCases, sheet, json, BalanceCommand.Pack, BalanceCommand.Device,
+            photos, luts, variants, maxPhotos, iterCases, cleanCases, sheet, json, oracle, BalanceCommand.Pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -31,7 +32,7 @@ static class EvalCommand
                 {
                     PhotosDir = pr.GetValue(photos)!, LutsDir = pr.GetValue(luts), Variants = pr.GetValue(variants),
                     MaxPhotos = pr.GetValue(maxPhotos), IterationCases = pr.GetValue(iterCases), CleanCases = pr.GetValue(cleanCases),
-                    ContactSheetPath = pr.GetValue(sheet),
+                    ContactSheetPath = pr.GetValue(sheet), Oracle = pr.GetValue(oracle),
                 }).Run(new Progress<string>(Console.Error.WriteLine), ct);
                 Console.WriteLine("| method | cases | mean dE00 | median dE00 | p90 dE00 | PSNR dB |");
                 Console.WriteLine("|---|---|---|---|---|---|");

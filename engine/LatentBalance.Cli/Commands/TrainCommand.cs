@@ -19,7 +19,10 @@ static class TrainCommand
     {
         var photos = new Option<string>("--photos") { Description = "folder of clean photos", DefaultValueFactory = _ => "../shared/data/photos" };
         var luts = new Option<string?>("--luts") { Description = "folder of .cube LUTs used as distortions", DefaultValueFactory = _ => "../shared/data/luts/artistic" };
-        var cache = new Option<string>("--cache") { Description = "latent cache folder (never in git)", DefaultValueFactory = _ => DefaultCache() };
+        var cache = new Option<string[]>("--cache") { Description = "latent cache folder (never in git); fit: repeat it to train on several caches (validation comes from the first)", DefaultValueFactory = _ => [DefaultCache()] };
+        var seed = new Option<int>("--seed") { Description = "dataset seed (crops and distortions); a new seed in a new cache folder gives more pairs", DefaultValueFactory = _ => 2026 };
+        var splits = new Option<string>("--splits") { Description = "dataset: which splits to build (val, train or both)", DefaultValueFactory = _ => "both" };
+        var identity = new Option<double>("--identity") { Description = "fit: share of each batch trained as identity pairs (clean latent in, clean latent out)", DefaultValueFactory = _ => 0.0 };
         var output = new Option<string>("--out") { Description = "folder for checkpoints and the trained balancer", DefaultValueFactory = _ => "artifacts/train" };
         var variants = new Option<int>("--variants") { Description = "distorted variants per photo", DefaultValueFactory = _ => 4 };
         var maxPhotos = new Option<int>("--max-photos") { Description = "use at most this many photos per split (0: all)" };
@@ -34,7 +37,7 @@ static class TrainCommand
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
         {
-            photos, luts, cache, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, stage, pack, BalanceCommand.Device,
+            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, stage, pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -43,7 +46,10 @@ static class TrainCommand
                 var dev = Devices.Resolve(pr.GetValue(BalanceCommand.Device));
                 var packDir = ModelPack.Open(pr.GetValue(pack) ?? ModelPack.DefaultDirectory());
                 var st = pr.GetValue(stage)!;
-                var cacheDir = pr.GetValue(cache)!;
+                var cacheDirs = pr.GetValue(cache)!;
+                if (cacheDirs.Length == 0) cacheDirs = [DefaultCache()];
+                var cacheDir = cacheDirs[0];
+                if (st is "dataset" or "all" && cacheDirs.Length > 1) throw new ArgumentException("--cache: the dataset stage builds one cache; name one folder");
                 var sw = Stopwatch.StartNew();
                 if (st is "dataset" or "all")
                 {
@@ -52,10 +58,17 @@ static class TrainCommand
                     var opts = new DatasetOptions
                     {
                         PhotosDir = pr.GetValue(photos)!, LutsDir = pr.GetValue(luts), CacheDir = cacheDir,
-                        VariantsPerPhoto = pr.GetValue(variants), MaxPhotos = pr.GetValue(maxPhotos),
+                        VariantsPerPhoto = pr.GetValue(variants), MaxPhotos = pr.GetValue(maxPhotos), Seed = pr.GetValue(seed),
+                    };
+                    var wanted = pr.GetValue(splits) switch
+                    {
+                        "both" => new[] { LatentDatasetBuilder.Validation, LatentDatasetBuilder.Train },
+                        "val" => [LatentDatasetBuilder.Validation],
+                        "train" => [LatentDatasetBuilder.Train],
+                        var other => throw new ArgumentException($"--splits: '{other}' is not val, train or both"),
                     };
                     var builder = new LatentDatasetBuilder(vae, opts);
-                    foreach (var split in new[] { LatentDatasetBuilder.Validation, LatentDatasetBuilder.Train })
+                    foreach (var split in wanted)
                     {
                         int lastPct = -1;
                         builder.Build(split, new Progress<DatasetProgress>(p =>
@@ -68,7 +81,7 @@ static class TrainCommand
                 }
                 if (st is "fit" or "all")
                 {
-                    using var train = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Train);
+                    using var train = LatentDatasetBuilder.Load(cacheDirs, LatentDatasetBuilder.Train);
                     using var val = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Validation);
                     var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
                     cfg = cfg with { AttentionAfter = cfg.NumBlocks >= 2 ? [cfg.NumBlocks / 2 - 1, cfg.NumBlocks - 1] : [0] };
@@ -77,7 +90,7 @@ static class TrainCommand
                     var opts = new TrainOptions
                     {
                         Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
-                        MaxSteps = pr.GetValue(maxSteps), MaxMinutes = pr.GetValue(maxMinutes), CheckpointDir = Path.Combine(outDir, "checkpoints"),
+                        MaxSteps = pr.GetValue(maxSteps), IdentityFraction = pr.GetValue(identity), MaxMinutes = pr.GetValue(maxMinutes), CheckpointDir = Path.Combine(outDir, "checkpoints"),
                     };
                     Console.Error.WriteLine($"training on {train.Count} pairs ({val.Count} validation), {opts.Epochs} epochs of {train.Count / opts.BatchSize} steps");
                     var fitSw = Stopwatch.StartNew();
@@ -88,12 +101,13 @@ static class TrainCommand
                     BalancerWeights.Save(net, final, new Dictionary<string, string>
                     {
                         ["steps"] = (trainer.History.LastOrDefault()?.Step ?? 0).ToString(),
+                        ["best_step"] = (trainer.Best?.Step ?? trainer.History.LastOrDefault()?.Step ?? 0).ToString(),
                         ["validation_loss"] = valLoss.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                     });
-                    var summary = new { pairs = train.Count, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, history = trainer.History };
+                    var summary = new { caches = cacheDirs, pairs = train.Count, identityFraction = opts.IdentityFraction, best = trainer.Best, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, history = trainer.History };
                     File.WriteAllText(Path.Combine(outDir, "training.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
                     LossPlot.Write(Path.Combine(outDir, "loss.png"), trainer.History);
-                    Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation loss {valLoss:F4}; weights in {final}");
+                    Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation loss {valLoss:F4}{(trainer.Best is { } b ? $" (best epoch, step {b.Step})" : "")}; weights in {final}");
                 }
                 return Task.FromResult(0);
             }

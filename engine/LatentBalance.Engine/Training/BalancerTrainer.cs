@@ -22,10 +22,20 @@ public sealed record TrainOptions
     /// <summary>Wall-time budget (0: none): after 20 steps the total is cut to what fits, and the
     /// learning-rate schedule follows the cut.</summary>
     public double MaxMinutes { get; init; }
+    /// <summary>Share of each batch whose input is replaced by its clean latent (the target stays
+    /// the clean latent): identity pairs at no encoding cost, so the balancer learns to leave a good
+    /// photo alone.</summary>
+    public double IdentityFraction { get; init; }
+    /// <summary>Return the weights of the epoch with the lowest validation loss (also kept in
+    /// <c>CheckpointDir/best</c>) instead of the last ones.</summary>
+    public bool KeepBest { get; init; } = true;
 }
 
 /// <summary>One point of the loss history.</summary>
 public sealed record LossPoint(int Step, int Epoch, double TrainLoss, double? ValidationLoss);
+
+/// <summary>Where the returned weights came from: the step and validation loss of the best epoch.</summary>
+public sealed record BestPoint(int Step, double ValidationLoss);
 
 public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double Loss, TimeSpan Elapsed);
 
@@ -37,6 +47,8 @@ public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double L
 public sealed class BalancerTrainer
 {
     public List<LossPoint> History { get; } = [];
+    /// <summary>The epoch whose weights <see cref="Train"/> returned, when it kept the best one.</summary>
+    public BestPoint? Best { get; private set; }
 
     public BalancerNet Train(LatentPairs train, LatentPairs? validation, BalancerConfig config, TrainOptions options,
         IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
@@ -58,6 +70,18 @@ public sealed class BalancerTrainer
         int totalSteps = options.Epochs * stepsPerEpoch;
         if (options.MaxSteps > 0) totalSteps = Math.Min(totalSteps, options.MaxSteps);
         var rng = new Random(options.Seed);
+        var identityGen = new Generator((ulong)options.Seed + 17);
+        Dictionary<string, Tensor>? bestWeights = null;
+        double bestLoss = double.PositiveInfinity; int bestStep = 0;
+        var bestDir = options.CheckpointDir == null ? null : Path.Combine(options.CheckpointDir, "best");
+        if (options.KeepBest && startStep > 0 && bestDir != null && File.Exists(Path.Combine(bestDir, BalancerWeights.WeightsFile))
+            && History.Where(h => h.ValidationLoss.HasValue).MinBy(h => h.ValidationLoss) is { } prior)
+        {
+            // resumed: the best epoch so far is the one saved in best/
+            using var saved = BalancerWeights.Load(bestDir);
+            bestWeights = saved.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+            bestLoss = prior.ValidationLoss!.Value; bestStep = prior.Step;
+        }
         var sw = Stopwatch.StartNew();
         double running = 0; int runningCount = 0;
         int step = startStep;
@@ -74,6 +98,11 @@ public sealed class BalancerTrainer
             {
                 var idx = tensor(order.AsSpan(inEpoch * options.BatchSize, options.BatchSize).ToArray().Select(i => (long)i).ToArray());
                 var (x, y, yLogVar) = train.Batch(idx);
+                if (options.IdentityFraction > 0)
+                {
+                    var same = (rand([x.shape[0], 1, 1, 1], generator: identityGen) < options.IdentityFraction).to(x.device);
+                    x = where(same, y, x);
+                }
                 opt.zero_grad();
                 var (mean, logVar) = net.forward(x);
                 var loss = BalancerLoss.Compute(mean, logVar, y, yLogVar);
@@ -96,10 +125,23 @@ public sealed class BalancerTrainer
             {
                 double? vloss = validation is { Count: > 0 } ? Evaluate(net, validation, options.BatchSize) : null;
                 History.Add(new LossPoint(step, epoch, running / Math.Max(1, runningCount), vloss));
+                if (options.KeepBest && vloss is double v && v < bestLoss)
+                {
+                    bestLoss = v; bestStep = step;
+                    if (bestWeights != null) foreach (var t in bestWeights.Values) t.Dispose();
+                    bestWeights = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+                    if (bestDir != null)
+                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_loss"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
+                }
                 running = 0; runningCount = 0;
             }
             if (options.CheckpointDir != null && (epochEnd || step % options.CheckpointEverySteps == 0))
                 BalancerCheckpoint.Save(options.CheckpointDir, net, new CheckpointState(step, History.ToList()));
+        }
+        if (bestWeights != null)
+        {
+            BalancerWeights.LoadInto(net, bestWeights, "best epoch");
+            Best = new BestPoint(bestStep, bestLoss);
         }
         net.eval();
         return net;

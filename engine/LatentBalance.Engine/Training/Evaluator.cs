@@ -23,6 +23,9 @@ public sealed record EvalOptions
     public int CleanCases { get; init; } = 80;
     public int Seed { get; init; } = 777_000;
     public string? ContactSheetPath { get; init; }
+    /// <summary>Also score the method with a perfect balancer (the clean photo's own latent as the
+    /// balanced latent): the ceiling that the VAE, the colour-map fit and the LUT allow.</summary>
+    public bool Oracle { get; init; }
 }
 
 /// <summary>Summary of one method over the evaluation cases.</summary>
@@ -52,6 +55,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         var generator = new DistortionGenerator(new DistortionOptions { Luts = luts });
 
         var scores = new Dictionary<string, List<(DeltaEStats De, double Psnr)>> { ["none"] = [], ["grey-world"] = [], ["latent"] = [] };
+        if (options.Oracle) scores["oracle (clean latent)"] = [];
         var cases = new List<Case>();
         int n = 0;
         foreach (var photo in valPhotos)
@@ -66,6 +70,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
                 Score(scores["none"], distorted, clean);
                 Score(scores["grey-world"], grey, clean);
                 var de = Score(scores["latent"], balanced, clean);
+                if (options.Oracle) Score(scores["oracle (clean latent)"], BalanceToClean(distorted, clean), clean);
                 cases.Add(new Case($"{Path.GetFileName(photo)} {recipe}", clean.MoveToOuterDisposeScope(), distorted.MoveToOuterDisposeScope(), balanced.MoveToOuterDisposeScope(), de));
                 if (n % 10 == 0) log?.Report($"eval {n}/{valPhotos.Count * options.Variants}: latent mean dE00 so far {scores["latent"].Average(s => s.De.Mean):F2} (none {scores["none"].Average(s => s.De.Mean):F2}, grey-world {scores["grey-world"].Average(s => s.De.Mean):F2})");
             }
@@ -116,6 +121,26 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         var tile = ThumbnailFit.FromImage(img);
         var lut = engine.EstimateCorrection(tile, new BalanceOptions { Iterations = iterations });
         return LutTransform.ApplyToTensor(lut, srgb.unsqueeze(0))[0].clamp(0, 1);
+    }
+
+    /// <summary>Steps 1-6 with the clean photo's latent in place of the balancer's output.</summary>
+    Tensor BalanceToClean(Tensor distorted, Tensor clean)
+    {
+        using var scope = NewDisposeScope();
+        using var dImg = ToVips(distorted);
+        using var cImg = ToVips(clean);
+        var dTile = ThumbnailFit.FromImage(dImg);
+        var cTile = ThumbnailFit.FromImage(cImg);
+        Lut3D lut;
+        using (no_grad())
+        {
+            var z = engine.Vae.Encode(cat([dTile.ToTensor(engine.Device), cTile.ToTensor(engine.Device)], 0));
+            var decoded = engine.Vae.Decode(z).clamp(0, 1);
+            var mask = dTile.MaskTensor(engine.Device).reshape(dTile.Size, dTile.Size);
+            using var mlp = ColorMapFitter.Fit(decoded[0], decoded[1], mask, new ColorMapFitOptions());
+            lut = LutBaker.Bake([mlp]);
+        }
+        return LutTransform.ApplyToTensor(lut, distorted.unsqueeze(0))[0].clamp(0, 1).MoveToOuterDisposeScope();
     }
 
     static double Score(List<(DeltaEStats De, double Psnr)> into, Tensor result, Tensor clean)

@@ -173,11 +173,19 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
     }
 
     /// <summary>Loads every shard of a split into memory.</summary>
-    public static LatentPairs Load(string cacheDir, string split)
+    public static LatentPairs Load(string cacheDir, string split) => Load([cacheDir], split);
+
+    /// <summary>Loads every shard of a split from several caches (e.g. built with different seeds) into memory.</summary>
+    public static LatentPairs Load(IReadOnlyList<string> cacheDirs, string split)
     {
-        var dir = Path.Combine(cacheDir, split);
-        var files = Directory.Exists(dir) ? Directory.GetFiles(dir, "shard-*.safetensors").Order(StringComparer.Ordinal).ToList() : [];
-        if (files.Count == 0) throw new FileNotFoundException($"{dir}: no cached latent shards; build the dataset first");
+        var files = new List<string>();
+        foreach (var cacheDir in cacheDirs)
+        {
+            var dir = Path.Combine(cacheDir, split);
+            var found = Directory.Exists(dir) ? Directory.GetFiles(dir, "shard-*.safetensors").Order(StringComparer.Ordinal).ToList() : [];
+            if (found.Count == 0) throw new FileNotFoundException($"{dir}: no cached latent shards; build the dataset first");
+            files.AddRange(found);
+        }
         var d = new List<Tensor>(); var c = new List<Tensor>(); var lv = new List<Tensor>();
         foreach (var f in files)
         {
