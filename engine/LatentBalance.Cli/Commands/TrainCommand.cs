@@ -33,11 +33,12 @@ static class TrainCommand
         var maxMinutes = new Option<double>("--max-minutes") { Description = "wall-time budget for the fit (0: none)" };
         var width = new Option<int>("--width") { DefaultValueFactory = _ => 96 };
         var blocks = new Option<int>("--blocks") { DefaultValueFactory = _ => 4 };
+        var headBlocks = new Option<int>("--head-blocks") { Description = "pointwise blocks at full latent resolution after the trunk", DefaultValueFactory = _ => 0 };
         var stage = new Option<string>("--stage") { Description = "dataset, fit or all", DefaultValueFactory = _ => "all" };
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
         {
-            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, stage, pack, BalanceCommand.Device,
+            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, stage, pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -83,7 +84,7 @@ static class TrainCommand
                 {
                     using var train = LatentDatasetBuilder.Load(cacheDirs, LatentDatasetBuilder.Train);
                     using var val = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Validation);
-                    var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
+                    var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), HeadBlocks = pr.GetValue(headBlocks), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
                     cfg = cfg with { AttentionAfter = cfg.NumBlocks >= 2 ? [cfg.NumBlocks / 2 - 1, cfg.NumBlocks - 1] : [0] };
                     var outDir = pr.GetValue(output)!;
                     var trainer = new BalancerTrainer();
@@ -95,19 +96,24 @@ static class TrainCommand
                     Console.Error.WriteLine($"training on {train.Count} pairs ({val.Count} validation), {opts.Epochs} epochs of {train.Count / opts.BatchSize} steps");
                     var fitSw = Stopwatch.StartNew();
                     using var net = trainer.Train(train, val, cfg, opts, new Progress<TrainProgress>(p =>
-                        Console.Error.WriteLine($"step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} ({p.Elapsed.TotalSeconds:F0} s)")), ct);
+                    {
+                        Console.Error.WriteLine($"step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} ({p.Elapsed.TotalSeconds:F0} s)"
+                            + (p.TrainMse is { } t ? $"; latent MSE train {t:F4}, validation {p.ValidationMse:F4}" : ""));
+                    }), ct);
                     var final = Path.Combine(outDir, "balancer");
-                    double valLoss = BalancerTrainer.Evaluate(net, val, opts.BatchSize);
+                    var (valLoss, valMse) = BalancerTrainer.Measure(net, val, opts.BatchSize);
+                    double identityMse = BalancerTrainer.IdentityMse(val);
                     BalancerWeights.Save(net, final, new Dictionary<string, string>
                     {
                         ["steps"] = (trainer.History.LastOrDefault()?.Step ?? 0).ToString(),
                         ["best_step"] = (trainer.Best?.Step ?? trainer.History.LastOrDefault()?.Step ?? 0).ToString(),
                         ["validation_loss"] = valLoss.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                        ["validation_mse"] = valMse.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                     });
-                    var summary = new { caches = cacheDirs, pairs = train.Count, identityFraction = opts.IdentityFraction, best = trainer.Best, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, history = trainer.History };
+                    var summary = new { caches = cacheDirs, pairs = train.Count, identityFraction = opts.IdentityFraction, best = trainer.Best, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, validationMse = valMse, validationIdentityMse = identityMse, history = trainer.History };
                     File.WriteAllText(Path.Combine(outDir, "training.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
                     LossPlot.Write(Path.Combine(outDir, "loss.png"), trainer.History);
-                    Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation loss {valLoss:F4}{(trainer.Best is { } b ? $" (best epoch, step {b.Step})" : "")}; weights in {final}");
+                    Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation latent MSE {valMse:F4} (doing nothing: {identityMse:F4}), loss {valLoss:F4}{(trainer.Best is { } b ? $" (best epoch, step {b.Step})" : "")}; weights in {final}");
                 }
                 return Task.FromResult(0);
             }

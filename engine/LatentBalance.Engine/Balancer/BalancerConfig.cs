@@ -23,6 +23,15 @@ public sealed record BalancerConfig
     /// <summary>Number of residual blocks.</summary>
     [JsonPropertyName("num_blocks")] public int NumBlocks { get; init; } = 4;
 
+    /// <summary>Pointwise (1x1) residual blocks at full latent resolution after the trunk, each
+    /// modulated by the global branch: a colour cast changes every latent position by a nonlinear
+    /// function of that position's own latent, which the half-resolution trunk cannot give alone.
+    /// 0 gives the first shipped architecture.</summary>
+    [JsonPropertyName("head_blocks")] public int HeadBlocks { get; init; }
+
+    /// <summary>Hidden width of the head blocks, as a multiple of <see cref="Width"/>.</summary>
+    [JsonPropertyName("head_expansion")] public int HeadExpansion { get; init; } = 2;
+
     /// <summary>Indices of the blocks followed by a self-attention block.</summary>
     [JsonPropertyName("attention_after")] public int[] AttentionAfter { get; init; } = [1, 3];
 
@@ -59,6 +68,8 @@ public sealed record BalancerConfig
     {
         if (LatentChannels < 1 || LatentChannels > 1024) throw new FormatException($"{nameForErrors}: latent_channels {LatentChannels} out of range");
         if (Width < 8 || Width > 4096) throw new FormatException($"{nameForErrors}: width {Width} out of range");
+        if (HeadBlocks < 0 || HeadBlocks > 64) throw new FormatException($"{nameForErrors}: head_blocks {HeadBlocks} out of range");
+        if (HeadExpansion < 1 || HeadExpansion > 16) throw new FormatException($"{nameForErrors}: head_expansion {HeadExpansion} out of range");
         if (NumBlocks < 1 || NumBlocks > 64) throw new FormatException($"{nameForErrors}: num_blocks {NumBlocks} out of range");
         if (AttentionHeads < 1 || Width % AttentionHeads != 0) throw new FormatException($"{nameForErrors}: width {Width} is not divisible by attention_heads {AttentionHeads}");
         foreach (var a in AttentionAfter)

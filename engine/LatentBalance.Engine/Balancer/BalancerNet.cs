@@ -11,6 +11,7 @@ namespace LatentBalance.Engine.Balancer;
 /// colour cast lives largely in the per-channel latent statistics that instance norm removes, so a
 /// small global branch reads those statistics from the input latent and modulates every block
 /// (scale and shift after each norm). Self-attention blocks give every position the whole frame.
+/// Optional pointwise head blocks at full latent resolution (also modulated) follow the trunk.
 /// The mean is predicted as a residual on the input latent, and the output convolution starts at
 /// zero, so an untrained balancer is the identity.
 /// </summary>
@@ -21,6 +22,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
     readonly Conv2d conv_in;
     readonly Conv2d? down, up;
     readonly ModuleList<ResBlock> blocks;
+    readonly ModuleList<PointBlock> head;
     readonly ModuleDict<AttentionBlock> attention;
     readonly Sequential global_mlp;
     readonly InstanceNorm2d norm_out;
@@ -39,6 +41,8 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         }
         blocks = new ModuleList<ResBlock>();
         for (int i = 0; i < config.NumBlocks; i++) blocks.Add(new ResBlock(w));
+        head = new ModuleList<PointBlock>();
+        for (int i = 0; i < config.HeadBlocks; i++) head.Add(new PointBlock(w, w * config.HeadExpansion));
         attention = new ModuleDict<AttentionBlock>();
         foreach (var i in config.AttentionAfter.Distinct().Order())
             attention.Add(i.ToString(), new AttentionBlock(w, config.AttentionHeads));
@@ -46,7 +50,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         global_mlp = nn.Sequential(
             nn.Linear(2 * c, config.GlobalWidth),
             nn.SiLU(),
-            nn.Linear(config.GlobalWidth, config.NumBlocks * 4 * w));
+            nn.Linear(config.GlobalWidth, config.NumBlocks * 4 * w + config.HeadBlocks * 2 * w * config.HeadExpansion));
         norm_out = nn.InstanceNorm2d(w, affine: true);
         conv_out = nn.Conv2d(w, 2 * c, 3, padding: 1);
         RegisterComponents();
@@ -65,7 +69,10 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         using var scope = NewDisposeScope();
         int w = Config.Width;
         var stats = cat([z.mean([2, 3]), z.std([2, 3], unbiased: false)], 1);
-        var mod = global_mlp.forward(stats).view(z.shape[0], Config.NumBlocks, 4, w, 1, 1);
+        var g = global_mlp.forward(stats);
+        int trunkMod = Config.NumBlocks * 4 * w, hw = w * Config.HeadExpansion;
+        var mod = g[.., ..trunkMod].view(z.shape[0], Config.NumBlocks, 4, w, 1, 1);
+        var headMod = Config.HeadBlocks > 0 ? g[.., trunkMod..].view(z.shape[0], Config.HeadBlocks, 2, hw, 1, 1) : null;
         var h0 = conv_in.forward(z);
         var h = down is null ? h0 : down.forward(F.silu(h0));
         for (int i = 0; i < blocks.Count; i++)
@@ -75,6 +82,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         }
         if (up is not null)
             h = h0 + up.forward(F.interpolate(h, [z.shape[2], z.shape[3]], mode: InterpolationMode.Nearest));
+        for (int i = 0; i < head.Count; i++) h = head[i].forward(h, headMod![.., i]);
         var o = conv_out.forward(F.silu(norm_out.forward(h)));
         var chunks = o.chunk(2, 1);
         var mean = z + chunks[0];
@@ -114,6 +122,26 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             h = norm2.forward(h) * (1 + mod[.., 2]) + mod[.., 3];
             h = conv2.forward(F.silu(h));
             return x + h;
+        }
+    }
+
+    /// <summary>Pointwise residual block: 1x1 conv to a wider hidden layer, modulate, SiLU, 1x1 conv back.</summary>
+    sealed class PointBlock : nn.Module<Tensor, Tensor, Tensor>
+    {
+        readonly Conv2d expand, project;
+
+        public PointBlock(int w, int hidden) : base("PointBlock")
+        {
+            expand = nn.Conv2d(w, hidden, 1);
+            project = nn.Conv2d(hidden, w, 1);
+            RegisterComponents();
+        }
+
+        /// <param name="mod">[N, 2, hidden, 1, 1]: scale, shift.</param>
+        public override Tensor forward(Tensor x, Tensor mod)
+        {
+            var h = expand.forward(F.silu(x)) * (1 + mod[.., 0]) + mod[.., 1];
+            return x + project.forward(F.silu(h));
         }
     }
 

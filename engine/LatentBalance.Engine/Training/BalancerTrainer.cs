@@ -32,12 +32,16 @@ public sealed record TrainOptions
 }
 
 /// <summary>One point of the loss history.</summary>
-public sealed record LossPoint(int Step, int Epoch, double TrainLoss, double? ValidationLoss);
+/// <remarks>The beta-NLL loss is not a measure of progress on its own (its variance term rises as the
+/// predicted variance shrinks to the error), so each epoch also records the mean squared error of
+/// the predicted mean to the clean latent, on the validation pairs and on a fixed subset of the
+/// training pairs; the best epoch is the one with the lowest validation MSE.</remarks>
+public sealed record LossPoint(int Step, int Epoch, double TrainLoss, double? ValidationLoss, double? TrainMse = null, double? ValidationMse = null);
 
 /// <summary>Where the returned weights came from: the step and validation loss of the best epoch.</summary>
-public sealed record BestPoint(int Step, double ValidationLoss);
+public sealed record BestPoint(int Step, double ValidationMse);
 
-public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double Loss, TimeSpan Elapsed);
+public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double Loss, TimeSpan Elapsed, double? TrainMse = null, double? ValidationMse = null);
 
 /// <summary>
 /// Trains the balancer on cached latent pairs with Adam and a cosine learning-rate schedule.
@@ -75,12 +79,12 @@ public sealed class BalancerTrainer
         double bestLoss = double.PositiveInfinity; int bestStep = 0;
         var bestDir = options.CheckpointDir == null ? null : Path.Combine(options.CheckpointDir, "best");
         if (options.KeepBest && startStep > 0 && bestDir != null && File.Exists(Path.Combine(bestDir, BalancerWeights.WeightsFile))
-            && History.Where(h => h.ValidationLoss.HasValue).MinBy(h => h.ValidationLoss) is { } prior)
+            && History.Where(h => h.ValidationMse.HasValue).MinBy(h => h.ValidationMse) is { } prior)
         {
             // resumed: the best epoch so far is the one saved in best/
             using var saved = BalancerWeights.Load(bestDir);
             bestWeights = saved.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-            bestLoss = prior.ValidationLoss!.Value; bestStep = prior.Step;
+            bestLoss = prior.ValidationMse!.Value; bestStep = prior.Step;
         }
         var sw = Stopwatch.StartNew();
         double running = 0; int runningCount = 0;
@@ -119,19 +123,21 @@ public sealed class BalancerTrainer
                 if (fits < totalSteps) totalSteps = Math.Max(step + 1, fits);
             }
             bool epochEnd = step % stepsPerEpoch == 0 || step == totalSteps;
-            if (epochEnd || step % 50 == 0)
+            if (!epochEnd && step % 50 == 0)
                 progress?.Report(new TrainProgress(step, totalSteps, epoch, running / Math.Max(1, runningCount), sw.Elapsed));
             if (epochEnd)
             {
-                double? vloss = validation is { Count: > 0 } ? Evaluate(net, validation, options.BatchSize) : null;
-                History.Add(new LossPoint(step, epoch, running / Math.Max(1, runningCount), vloss));
-                if (options.KeepBest && vloss is double v && v < bestLoss)
+                var (vloss, vmse) = validation is { Count: > 0 } ? Measure(net, validation, options.BatchSize) : (null as double?, null as double?);
+                var (_, tmse) = Measure(net, train, options.BatchSize, TrainMseSubset);
+                History.Add(new LossPoint(step, epoch, running / Math.Max(1, runningCount), vloss, tmse, vmse));
+                progress?.Report(new TrainProgress(step, totalSteps, epoch, running / Math.Max(1, runningCount), sw.Elapsed, tmse, vmse));
+                if (options.KeepBest && vmse is double v && v < bestLoss)
                 {
                     bestLoss = v; bestStep = step;
                     if (bestWeights != null) foreach (var t in bestWeights.Values) t.Dispose();
                     bestWeights = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
                     if (bestDir != null)
-                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_loss"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
+                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_mse"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
                 }
                 running = 0; runningCount = 0;
             }
@@ -147,24 +153,40 @@ public sealed class BalancerTrainer
         return net;
     }
 
+    /// <summary>Training pairs (the first ones) measured at each epoch end for the train MSE.</summary>
+    public const int TrainMseSubset = 512;
+
     /// <summary>Mean loss over a set of pairs, without gradients.</summary>
-    public static double Evaluate(BalancerNet net, LatentPairs data, int batchSize)
+    public static double Evaluate(BalancerNet net, LatentPairs data, int batchSize) => Measure(net, data, batchSize).Loss;
+
+    /// <summary>Mean loss and mean squared error of the predicted mean to the clean latent over the
+    /// first <paramref name="limit"/> pairs (0: all), without gradients.</summary>
+    public static (double Loss, double Mse) Measure(BalancerNet net, LatentPairs data, int batchSize, int limit = 0)
     {
         bool wasTraining = net.training;
         net.eval();
-        double sum = 0; long n = 0;
+        double sum = 0, sq = 0; long n = 0;
+        int count = limit > 0 ? Math.Min(limit, data.Count) : data.Count;
         using (no_grad())
-            for (int i = 0; i < data.Count; i += batchSize)
+            for (int i = 0; i < count; i += batchSize)
             {
                 using var scope = NewDisposeScope();
-                int b = Math.Min(batchSize, data.Count - i);
+                int b = Math.Min(batchSize, count - i);
                 var (x, y, yLogVar) = data.Batch(arange(i, i + b, int64));
                 var (mean, logVar) = net.forward(x);
                 sum += BalancerLoss.Compute(mean, logVar, y, yLogVar).item<float>() * b;
+                sq += (mean - y).square().mean().item<float>() * b;
                 n += b;
             }
         if (wasTraining) net.train();
-        return sum / Math.Max(1, n);
+        return (sum / Math.Max(1, n), sq / Math.Max(1, n));
+    }
+
+    /// <summary>The MSE of doing nothing (distorted latent against clean latent): the reference for <see cref="Measure"/>.</summary>
+    public static double IdentityMse(LatentPairs data)
+    {
+        using var scope = NewDisposeScope();
+        return (data.Distorted - data.Clean).square().mean().item<float>();
     }
 
     static int[] Shuffle(int n, Random rng)

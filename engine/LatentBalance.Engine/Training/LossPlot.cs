@@ -2,15 +2,19 @@ using NetVips;
 
 namespace LatentBalance.Engine.Training;
 
-/// <summary>Draws the loss curves (train in orange, validation in blue) as a PNG with libvips.</summary>
+/// <summary>Draws the training curves (train in orange, validation in blue) as a PNG with libvips:
+/// the latent MSE to the clean latent where the history has it, else the loss.</summary>
 public static class LossPlot
 {
     public static void Write(string path, IReadOnlyList<LossPoint> history, int width = 800, int height = 480)
     {
         if (history.Count == 0) return;
         const int margin = 50;
-        var train = history.Select(p => (p.Step, p.TrainLoss)).ToList();
-        var val = history.Where(p => p.ValidationLoss.HasValue).Select(p => (p.Step, p.ValidationLoss!.Value)).ToList();
+        bool mse = history.Any(p => p.ValidationMse.HasValue || p.TrainMse.HasValue);
+        var train = mse ? history.Where(p => p.TrainMse.HasValue).Select(p => (p.Step, p.TrainMse!.Value)).ToList()
+                        : history.Select(p => (p.Step, p.TrainLoss)).ToList();
+        var val = mse ? history.Where(p => p.ValidationMse.HasValue).Select(p => (p.Step, p.ValidationMse!.Value)).ToList()
+                      : history.Where(p => p.ValidationLoss.HasValue).Select(p => (p.Step, p.ValidationLoss!.Value)).ToList();
         var all = train.Select(p => p.Item2).Concat(val.Select(p => p.Item2)).Where(double.IsFinite).ToList();
         if (all.Count == 0) return;
         double lo = all.Min(), hi = all.Max();
@@ -19,7 +23,7 @@ public static class LossPlot
         int X(int step) => margin + (int)((width - 2 * margin) * (double)step / maxStep);
         int Y(double v) => height - margin - (int)((height - 2 * margin) * (v - lo) / (hi - lo));
 
-        using var title = Image.Text($"loss: train (orange), validation (blue); {lo:G4} .. {hi:G4}; steps 0..{maxStep}", dpi: 72);
+        using var title = Image.Text($"{(mse ? "latent MSE to clean" : "loss")}: train (orange), validation (blue); {lo:G4} .. {hi:G4}; steps 0..{maxStep}", dpi: 72);
         using var canvas = (Image.Black(width, height, bands: 3) + 255).Cast(Enums.BandFormat.Uchar);
         using var plot = canvas.Mutate(m =>
         {

@@ -7,12 +7,15 @@ namespace LatentBalance.Engine.Tests.Balancer;
 public class BalancerNetTests
 {
     static readonly BalancerConfig Small = new() { LatentChannels = 8, Width = 16, NumBlocks = 2, AttentionAfter = [1], AttentionHeads = 2, GlobalWidth = 16 };
+    static BalancerConfig Shape(int headBlocks) => Small with { HeadBlocks = headBlocks };
 
-    [Fact]
-    public void UntrainedBalancerIsTheIdentityAndPredictsAVariance()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void UntrainedBalancerIsTheIdentityAndPredictsAVariance(int headBlocks)
     {
         manual_seed(1);
-        using var net = new BalancerNet(Small);
+        using var net = new BalancerNet(Shape(headBlocks));
         var z = randn(2, 8, 28, 28);
         var (mean, logVar) = net.forward(z);
         Assert.Equal(z.shape, mean.shape);
@@ -21,12 +24,14 @@ public class BalancerNetTests
         Assert.True(logVar.abs().max().item<float>() < 1e-6f);
     }
 
-    [Fact]
-    public void OutputDependsOnTheGlobalColourStatisticsAfterTraining()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void OutputDependsOnTheGlobalColourStatisticsAfterTraining(int headBlocks)
     {
         // after one optimiser step on "shift everything by +1", a shifted input gives a different correction
         manual_seed(2);
-        using var net = new BalancerNet(Small);
+        using var net = new BalancerNet(Shape(headBlocks));
         var opt = optim.Adam(net.parameters(), 1e-2);
         for (int i = 0; i < 30; i++)
         {
@@ -45,11 +50,13 @@ public class BalancerNetTests
         Assert.True(Math.Abs(shiftAfter) < Math.Abs(shiftBefore) * 0.7, $"mean {shiftBefore} -> {shiftAfter}");
     }
 
-    [Fact]
-    public void SaveAndLoadGiveTheSameNetwork()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void SaveAndLoadGiveTheSameNetwork(int headBlocks)
     {
         manual_seed(3);
-        using var net = new BalancerNet(Small);
+        using var net = new BalancerNet(Shape(headBlocks));
         using (no_grad()) foreach (var p in net.parameters()) p.add_(randn_like(p) * 0.05);
         var dir = TestPaths.TempDir("balancer");
         BalancerWeights.Save(net, dir);
@@ -80,6 +87,9 @@ public class BalancerNetTests
     {
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"width\": 30, \"attention_heads\": 4}", "x.json"));
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"num_blocks\": 2, \"attention_after\": [5]}", "x.json"));
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": -1}", "x.json"));
+        // a config written before head blocks existed still reads, as the architecture it described
+        Assert.Equal(0, BalancerConfig.FromJson("{\"width\": 64}", "x.json").HeadBlocks);
         var e = Assert.Throws<FormatException>(() => BalancerConfig.FromJson("not json", "x.json"));
         Assert.Contains("x.json", e.Message);
     }

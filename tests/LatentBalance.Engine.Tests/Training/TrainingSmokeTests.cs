@@ -56,10 +56,19 @@ public class TrainingSmokeTests(ITestOutputHelper output)
         Assert.True(after < before - 0.05, $"loss {before} -> {after}");
         Assert.True(File.Exists(Path.Combine(ckpt, "loss.png")));
         Assert.True(File.Exists(Path.Combine(ckpt, "last", BalancerWeights.WeightsFile)));
+        // the latent MSE (the progress measure) is recorded per epoch and the best epoch's weights are returned
+        double identityMse = BalancerTrainer.IdentityMse(pairs);
+        var best = Assert.IsType<BestPoint>(trainer.Best);
+        output.WriteLine($"latent MSE: doing nothing {identityMse:F4}, best epoch (step {best.Step}) {best.ValidationMse:F4}");
+        Assert.All(trainer.History, h => { Assert.NotNull(h.TrainMse); Assert.NotNull(h.ValidationMse); });
+        Assert.True(best.ValidationMse < identityMse * 0.97, $"latent MSE {identityMse} -> {best.ValidationMse}");
+        Assert.Equal(trainer.History.Min(h => h.ValidationMse!.Value), best.ValidationMse);
+        Assert.Equal(best.ValidationMse, BalancerTrainer.Measure(net, pairs, 4).Mse, 4);
+        Assert.True(File.Exists(Path.Combine(ckpt, "best", BalancerWeights.WeightsFile)));
 
         // resume: a second run with more epochs continues from the checkpoint's step
         var resumed = new BalancerTrainer();
-        using var net2 = resumed.Train(pairs, null, config, new TrainOptions { Epochs = 9, BatchSize = 4, LearningRate = 2e-3, CheckpointDir = ckpt });
+        using var net2 = resumed.Train(pairs, null, config, new TrainOptions { Epochs = 9, BatchSize = 4, LearningRate = 2e-3, CheckpointDir = ckpt, IdentityFraction = 0.25 });
         Assert.Equal(trainer.History.Count + 1, resumed.History.Count);
         Assert.Equal(27, resumed.History.Last().Step);
     }
