@@ -34,11 +34,12 @@ static class TrainCommand
         var width = new Option<int>("--width") { DefaultValueFactory = _ => 96 };
         var blocks = new Option<int>("--blocks") { DefaultValueFactory = _ => 4 };
         var headBlocks = new Option<int>("--head-blocks") { Description = "pointwise blocks at full latent resolution after the trunk", DefaultValueFactory = _ => 0 };
+        var colorWeight = new Option<double>("--color-weight") { Description = "fit: weight of the colour term (a linear colour read-out of the latent, fitted on decodes and kept in the cache); 0: latent loss only", DefaultValueFactory = _ => 0.0 };
         var stage = new Option<string>("--stage") { Description = "dataset, fit or all", DefaultValueFactory = _ => "all" };
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
         {
-            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, stage, pack, BalanceCommand.Device,
+            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, colorWeight, stage, pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -86,22 +87,38 @@ static class TrainCommand
                     using var val = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Validation);
                     var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), HeadBlocks = pr.GetValue(headBlocks), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
                     cfg = cfg with { AttentionAfter = cfg.NumBlocks >= 2 ? [cfg.NumBlocks / 2 - 1, cfg.NumBlocks - 1] : [0] };
+                    ColorProbe? probe = null;
+                    if (pr.GetValue(colorWeight) > 0)
+                    {
+                        var probePath = Path.Combine(cacheDir, "color_probe.safetensors");
+                        if (File.Exists(probePath)) probe = ColorProbe.Load(probePath);
+                        else
+                        {
+                            using var store = new ModelStore();
+                            using var vae = packDir.LoadVae(store, dev, ct);
+                            using var sample = train.Clean.index_select(0, TorchSharp.torch.arange(0, Math.Min(train.Count, 1024), 4));
+                            probe = ColorProbe.Fit(vae, sample);
+                            probe.Save(probePath);
+                        }
+                        Console.Error.WriteLine($"colour probe: R2 {probe.R2:F3}; colour MSE of doing nothing on validation {BalancerTrainer.IdentityColorMse(val, probe):F5}");
+                    }
                     var outDir = pr.GetValue(output)!;
                     var trainer = new BalancerTrainer();
                     var opts = new TrainOptions
                     {
                         Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
-                        MaxSteps = pr.GetValue(maxSteps), IdentityFraction = pr.GetValue(identity), MaxMinutes = pr.GetValue(maxMinutes), CheckpointDir = Path.Combine(outDir, "checkpoints"),
+                        MaxSteps = pr.GetValue(maxSteps), IdentityFraction = pr.GetValue(identity), ColorProbe = probe, ColorWeight = pr.GetValue(colorWeight), MaxMinutes = pr.GetValue(maxMinutes), CheckpointDir = Path.Combine(outDir, "checkpoints"),
                     };
                     Console.Error.WriteLine($"training on {train.Count} pairs ({val.Count} validation), {opts.Epochs} epochs of {train.Count / opts.BatchSize} steps");
                     var fitSw = Stopwatch.StartNew();
                     using var net = trainer.Train(train, val, cfg, opts, new Progress<TrainProgress>(p =>
                     {
                         Console.Error.WriteLine($"step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} ({p.Elapsed.TotalSeconds:F0} s)"
-                            + (p.TrainMse is { } t ? $"; latent MSE train {t:F4}, validation {p.ValidationMse:F4}" : ""));
+                            + (p.EpochEnd is { } h ? $"; latent MSE train {h.TrainMse:F4}, validation {h.ValidationMse:F4}" : "")
+                            + (p.EpochEnd?.ValidationColorMse is { } c ? $"; colour MSE train {p.EpochEnd.TrainColorMse:F5}, validation {c:F5}" : ""));
                     }), ct);
                     var final = Path.Combine(outDir, "balancer");
-                    var (valLoss, valMse) = BalancerTrainer.Measure(net, val, opts.BatchSize);
+                    var (valLoss, valMse, valColorMse) = BalancerTrainer.Measure(net, val, opts.BatchSize, probe: probe);
                     double identityMse = BalancerTrainer.IdentityMse(val);
                     BalancerWeights.Save(net, final, new Dictionary<string, string>
                     {
@@ -110,7 +127,7 @@ static class TrainCommand
                         ["validation_loss"] = valLoss.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                         ["validation_mse"] = valMse.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                     });
-                    var summary = new { caches = cacheDirs, pairs = train.Count, identityFraction = opts.IdentityFraction, best = trainer.Best, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, validationMse = valMse, validationIdentityMse = identityMse, history = trainer.History };
+                    var summary = new { caches = cacheDirs, pairs = train.Count, identityFraction = opts.IdentityFraction, best = trainer.Best, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, validationMse = valMse, validationIdentityMse = identityMse, colorProbeR2 = probe?.R2, colorWeight = opts.ColorWeight, validationColorMse = valColorMse, validationIdentityColorMse = probe == null ? (double?)null : BalancerTrainer.IdentityColorMse(val, probe), history = trainer.History };
                     File.WriteAllText(Path.Combine(outDir, "training.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
                     LossPlot.Write(Path.Combine(outDir, "loss.png"), trainer.History);
                     Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation latent MSE {valMse:F4} (doing nothing: {identityMse:F4}), loss {valLoss:F4}{(trainer.Best is { } b ? $" (best epoch, step {b.Step})" : "")}; weights in {final}");

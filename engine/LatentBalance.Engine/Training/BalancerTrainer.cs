@@ -29,6 +29,11 @@ public sealed record TrainOptions
     /// <summary>Return the weights of the epoch with the lowest validation loss (also kept in
     /// <c>CheckpointDir/best</c>) instead of the last ones.</summary>
     public bool KeepBest { get; init; } = true;
+    /// <summary>Colour read-out of the latent (<see cref="ColorProbe"/>); with it each epoch also
+    /// records the colour error, and the best epoch is the one with the lowest validation colour error.</summary>
+    public ColorProbe? ColorProbe { get; init; }
+    /// <summary>Weight of the colour term (squared error of the read-out colours) added to the loss; needs <see cref="ColorProbe"/>.</summary>
+    public double ColorWeight { get; init; }
 }
 
 /// <summary>One point of the loss history.</summary>
@@ -36,12 +41,14 @@ public sealed record TrainOptions
 /// predicted variance shrinks to the error), so each epoch also records the mean squared error of
 /// the predicted mean to the clean latent, on the validation pairs and on a fixed subset of the
 /// training pairs; the best epoch is the one with the lowest validation MSE.</remarks>
-public sealed record LossPoint(int Step, int Epoch, double TrainLoss, double? ValidationLoss, double? TrainMse = null, double? ValidationMse = null);
+public sealed record LossPoint(int Step, int Epoch, double TrainLoss, double? ValidationLoss, double? TrainMse = null, double? ValidationMse = null,
+    double? TrainColorMse = null, double? ValidationColorMse = null);
 
-/// <summary>Where the returned weights came from: the step and validation loss of the best epoch.</summary>
-public sealed record BestPoint(int Step, double ValidationMse);
+/// <summary>Where the returned weights came from: the step and validation error (colour MSE with a
+/// colour probe, else latent MSE) of the best epoch.</summary>
+public sealed record BestPoint(int Step, double ValidationError);
 
-public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double Loss, TimeSpan Elapsed, double? TrainMse = null, double? ValidationMse = null);
+public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double Loss, TimeSpan Elapsed, LossPoint? EpochEnd = null);
 
 /// <summary>
 /// Trains the balancer on cached latent pairs with Adam and a cosine learning-rate schedule.
@@ -78,13 +85,15 @@ public sealed class BalancerTrainer
         Dictionary<string, Tensor>? bestWeights = null;
         double bestLoss = double.PositiveInfinity; int bestStep = 0;
         var bestDir = options.CheckpointDir == null ? null : Path.Combine(options.CheckpointDir, "best");
+        Func<LossPoint, double?> error = options.ColorProbe != null ? h => h.ValidationColorMse : h => h.ValidationMse;
+        if (options.ColorWeight > 0 && options.ColorProbe == null) throw new ArgumentException("a colour weight needs a colour probe");
         if (options.KeepBest && startStep > 0 && bestDir != null && File.Exists(Path.Combine(bestDir, BalancerWeights.WeightsFile))
-            && History.Where(h => h.ValidationMse.HasValue).MinBy(h => h.ValidationMse) is { } prior)
+            && History.Where(h => error(h).HasValue).MinBy(error) is { } prior)
         {
             // resumed: the best epoch so far is the one saved in best/
             using var saved = BalancerWeights.Load(bestDir);
             bestWeights = saved.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-            bestLoss = prior.ValidationMse!.Value; bestStep = prior.Step;
+            bestLoss = error(prior)!.Value; bestStep = prior.Step;
         }
         var sw = Stopwatch.StartNew();
         double running = 0; int runningCount = 0;
@@ -110,6 +119,7 @@ public sealed class BalancerTrainer
                 opt.zero_grad();
                 var (mean, logVar) = net.forward(x);
                 var loss = BalancerLoss.Compute(mean, logVar, y, yLogVar);
+                if (options.ColorWeight > 0) loss = loss + options.ColorWeight * (options.ColorProbe!.Apply(mean) - options.ColorProbe.Apply(y)).square().mean();
                 loss.backward();
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0);
                 opt.step();
@@ -127,17 +137,18 @@ public sealed class BalancerTrainer
                 progress?.Report(new TrainProgress(step, totalSteps, epoch, running / Math.Max(1, runningCount), sw.Elapsed));
             if (epochEnd)
             {
-                var (vloss, vmse) = validation is { Count: > 0 } ? Measure(net, validation, options.BatchSize) : (null as double?, null as double?);
-                var (_, tmse) = Measure(net, train, options.BatchSize, TrainMseSubset);
-                History.Add(new LossPoint(step, epoch, running / Math.Max(1, runningCount), vloss, tmse, vmse));
-                progress?.Report(new TrainProgress(step, totalSteps, epoch, running / Math.Max(1, runningCount), sw.Elapsed, tmse, vmse));
-                if (options.KeepBest && vmse is double v && v < bestLoss)
+                var vm = validation is { Count: > 0 } ? Measure(net, validation, options.BatchSize, probe: options.ColorProbe) : default((double, double, double?)?);
+                var tm = Measure(net, train, options.BatchSize, TrainMseSubset, options.ColorProbe);
+                var point = new LossPoint(step, epoch, running / Math.Max(1, runningCount), vm?.Item1, tm.Mse, vm?.Item2, tm.ColorMse, vm?.Item3);
+                History.Add(point);
+                progress?.Report(new TrainProgress(step, totalSteps, epoch, point.TrainLoss, sw.Elapsed, point));
+                if (options.KeepBest && error(point) is double v && v < bestLoss)
                 {
                     bestLoss = v; bestStep = step;
                     if (bestWeights != null) foreach (var t in bestWeights.Values) t.Dispose();
                     bestWeights = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
                     if (bestDir != null)
-                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_mse"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
+                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_error"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
                 }
                 running = 0; runningCount = 0;
             }
@@ -159,13 +170,13 @@ public sealed class BalancerTrainer
     /// <summary>Mean loss over a set of pairs, without gradients.</summary>
     public static double Evaluate(BalancerNet net, LatentPairs data, int batchSize) => Measure(net, data, batchSize).Loss;
 
-    /// <summary>Mean loss and mean squared error of the predicted mean to the clean latent over the
-    /// first <paramref name="limit"/> pairs (0: all), without gradients.</summary>
-    public static (double Loss, double Mse) Measure(BalancerNet net, LatentPairs data, int batchSize, int limit = 0)
+    /// <summary>Mean loss, mean squared error of the predicted mean to the clean latent and (with a
+    /// probe) of their read-out colours, over the first <paramref name="limit"/> pairs (0: all), without gradients.</summary>
+    public static (double Loss, double Mse, double? ColorMse) Measure(BalancerNet net, LatentPairs data, int batchSize, int limit = 0, ColorProbe? probe = null)
     {
         bool wasTraining = net.training;
         net.eval();
-        double sum = 0, sq = 0; long n = 0;
+        double sum = 0, sq = 0, col = 0; long n = 0;
         int count = limit > 0 ? Math.Min(limit, data.Count) : data.Count;
         using (no_grad())
             for (int i = 0; i < count; i += batchSize)
@@ -176,10 +187,18 @@ public sealed class BalancerTrainer
                 var (mean, logVar) = net.forward(x);
                 sum += BalancerLoss.Compute(mean, logVar, y, yLogVar).item<float>() * b;
                 sq += (mean - y).square().mean().item<float>() * b;
+                if (probe != null) col += (probe.Apply(mean) - probe.Apply(y)).square().mean().item<float>() * b;
                 n += b;
             }
         if (wasTraining) net.train();
-        return (sum / Math.Max(1, n), sq / Math.Max(1, n));
+        return (sum / Math.Max(1, n), sq / Math.Max(1, n), probe == null ? null : col / Math.Max(1, n));
+    }
+
+    /// <summary>The colour MSE of doing nothing, for <see cref="Measure"/>'s colour error.</summary>
+    public static double IdentityColorMse(LatentPairs data, ColorProbe probe)
+    {
+        using var scope = NewDisposeScope();
+        return (probe.Apply(data.Distorted) - probe.Apply(data.Clean)).square().mean().item<float>();
     }
 
     /// <summary>The MSE of doing nothing (distorted latent against clean latent): the reference for <see cref="Measure"/>.</summary>
