@@ -30,7 +30,8 @@ public sealed record TrainOptions
     /// <c>CheckpointDir/best</c>) instead of the last ones.</summary>
     public bool KeepBest { get; init; } = true;
     /// <summary>Colour read-out of the latent (<see cref="ColorProbe"/>); with it each epoch also
-    /// records the colour error, and the best epoch is the one with the lowest validation colour error.</summary>
+    /// records the colour error (a diagnostic: the best epoch is still chosen by the latent MSE,
+    /// which followed the validation CIEDE2000 where the colour error did not; docs/MODEL.md).</summary>
     public ColorProbe? ColorProbe { get; init; }
     /// <summary>Weight of the colour term (squared error of the read-out colours) added to the loss; needs <see cref="ColorProbe"/>.</summary>
     public double ColorWeight { get; init; }
@@ -44,9 +45,8 @@ public sealed record TrainOptions
 public sealed record LossPoint(int Step, int Epoch, double TrainLoss, double? ValidationLoss, double? TrainMse = null, double? ValidationMse = null,
     double? TrainColorMse = null, double? ValidationColorMse = null);
 
-/// <summary>Where the returned weights came from: the step and validation error (colour MSE with a
-/// colour probe, else latent MSE) of the best epoch.</summary>
-public sealed record BestPoint(int Step, double ValidationError);
+/// <summary>Where the returned weights came from: the step and validation latent MSE of the best epoch.</summary>
+public sealed record BestPoint(int Step, double ValidationMse);
 
 public sealed record TrainProgress(int Step, int TotalSteps, int Epoch, double Loss, TimeSpan Elapsed, LossPoint? EpochEnd = null);
 
@@ -85,7 +85,7 @@ public sealed class BalancerTrainer
         Dictionary<string, Tensor>? bestWeights = null;
         double bestLoss = double.PositiveInfinity; int bestStep = 0;
         var bestDir = options.CheckpointDir == null ? null : Path.Combine(options.CheckpointDir, "best");
-        Func<LossPoint, double?> error = options.ColorProbe != null ? h => h.ValidationColorMse : h => h.ValidationMse;
+        Func<LossPoint, double?> error = h => h.ValidationMse;
         if (options.ColorWeight > 0 && options.ColorProbe == null) throw new ArgumentException("a colour weight needs a colour probe");
         if (options.KeepBest && startStep > 0 && bestDir != null && File.Exists(Path.Combine(bestDir, BalancerWeights.WeightsFile))
             && History.Where(h => error(h).HasValue).MinBy(error) is { } prior)
@@ -148,7 +148,7 @@ public sealed class BalancerTrainer
                     if (bestWeights != null) foreach (var t in bestWeights.Values) t.Dispose();
                     bestWeights = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
                     if (bestDir != null)
-                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_error"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
+                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_mse"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
                 }
                 running = 0; runningCount = 0;
             }

@@ -55,18 +55,17 @@ public class ColorProbeTests(ITestOutputHelper output)
             Assert.True((loaded.Apply(clean) - probe.Apply(clean)).abs().max().item<float>() < 1e-6f);
         }
 
-        // the trainer's colour term: recorded per epoch, and it is what picks the best epoch
+        // the trainer's colour term: recorded per epoch, and training with it lowers the colour error
         using var pairs = new LatentPairs(distorted, clean);
         var config = new BalancerConfig { Width = 32, NumBlocks = 2, AttentionAfter = [1], AttentionHeads = 2, GlobalWidth = 32, HeadBlocks = 1 };
         var trainer = new BalancerTrainer();
         manual_seed(6);
         using var net = trainer.Train(pairs, pairs, config, new TrainOptions { Epochs = 6, BatchSize = 4, LearningRate = 2e-3, ColorProbe = probe, ColorWeight = 10 });
         double before = BalancerTrainer.IdentityColorMse(pairs, probe);
-        var best = Assert.IsType<BestPoint>(trainer.Best);
-        output.WriteLine($"colour MSE: doing nothing {before:F5}, best epoch {best.ValidationError:F5}");
+        double after = BalancerTrainer.Measure(net, pairs, 4, probe: probe).ColorMse!.Value;
+        output.WriteLine($"colour MSE: doing nothing {before:F5}, trained {after:F5}");
         Assert.All(trainer.History, h => Assert.NotNull(h.ValidationColorMse));
-        Assert.Equal(trainer.History.Min(h => h.ValidationColorMse!.Value), best.ValidationError);
-        Assert.True(best.ValidationError < before, $"colour MSE {before} -> {best.ValidationError}");
+        Assert.True(after < before * 0.95, $"colour MSE {before} -> {after}");
         Assert.Throws<ArgumentException>(() => new BalancerTrainer().Train(pairs, null, config, new TrainOptions { Epochs = 1, ColorWeight = 1 }));
     }
 }

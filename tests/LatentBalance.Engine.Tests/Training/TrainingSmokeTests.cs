@@ -59,11 +59,11 @@ public class TrainingSmokeTests(ITestOutputHelper output)
         // the latent MSE (the progress measure) is recorded per epoch and the best epoch's weights are returned
         double identityMse = BalancerTrainer.IdentityMse(pairs);
         var best = Assert.IsType<BestPoint>(trainer.Best);
-        output.WriteLine($"latent MSE: doing nothing {identityMse:F4}, best epoch (step {best.Step}) {best.ValidationError:F4}");
+        output.WriteLine($"latent MSE: doing nothing {identityMse:F4}, best epoch (step {best.Step}) {best.ValidationMse:F4}");
         Assert.All(trainer.History, h => { Assert.NotNull(h.TrainMse); Assert.NotNull(h.ValidationMse); });
-        Assert.True(best.ValidationError < identityMse * 0.97, $"latent MSE {identityMse} -> {best.ValidationError}");
-        Assert.Equal(trainer.History.Min(h => h.ValidationMse!.Value), best.ValidationError);
-        Assert.Equal(best.ValidationError, BalancerTrainer.Measure(net, pairs, 4).Mse, 4);
+        Assert.True(best.ValidationMse < identityMse * 0.97, $"latent MSE {identityMse} -> {best.ValidationMse}");
+        Assert.Equal(trainer.History.Min(h => h.ValidationMse!.Value), best.ValidationMse);
+        Assert.Equal(best.ValidationMse, BalancerTrainer.Measure(net, pairs, 4).Mse, 4);
         Assert.True(File.Exists(Path.Combine(ckpt, "best", BalancerWeights.WeightsFile)));
 
         // resume: a second run with more epochs continues from the checkpoint's step
