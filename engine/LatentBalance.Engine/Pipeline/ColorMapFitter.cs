@@ -7,8 +7,8 @@ namespace LatentBalance.Engine.Pipeline;
 
 /// <summary>Settings of the per-image RGB->RGB colour map fit (step 5 of the method).</summary>
 /// <remarks>Defaults from the fit benchmark (docs/BENCHMARKS.md): 100 Adam steps on 2048-pixel
-/// minibatches at 1e-2 reproduce the target within 0.09 mean CIEDE2000 of 300 steps on 4096 at
-/// 5e-3 (2.46 vs 2.37: the rest is what no global colour map can reach) in a fifth of the time.</remarks>
+/// minibatches at 1e-2 reproduce the target within 0.09-0.12 mean CIEDE2000 of 300 steps on 4096 at
+/// 5e-3 (e.g. 2.34 vs 2.22: the rest is what no global colour map can reach) in a fifth of the time.</remarks>
 public sealed record ColorMapFitOptions
 {
     public int Hidden { get; init; } = 64;
