@@ -22,19 +22,19 @@ static class TrainCommand
         var cache = new Option<string[]>("--cache") { Description = "latent cache folder (never in git); fit: repeat it to train on several caches (validation comes from the first)", DefaultValueFactory = _ => [DefaultCache()] };
         var seed = new Option<int>("--seed") { Description = "dataset seed (crops and distortions); a new seed in a new cache folder gives more pairs", DefaultValueFactory = _ => 2026 };
         var splits = new Option<string>("--splits") { Description = "dataset: which splits to build (val, train or both)", DefaultValueFactory = _ => "both" };
-        var identity = new Option<double>("--identity") { Description = "fit: share of each batch trained as identity pairs (clean latent in, clean latent out)", DefaultValueFactory = _ => 0.0 };
+        var identity = new Option<double>("--identity") { Description = "fit: share of each batch trained as identity pairs (clean latent in, clean latent out)", DefaultValueFactory = _ => 0.15 };
         var output = new Option<string>("--out") { Description = "folder for checkpoints and the trained balancer", DefaultValueFactory = _ => "artifacts/train" };
         var variants = new Option<int>("--variants") { Description = "distorted variants per photo", DefaultValueFactory = _ => 4 };
         var maxPhotos = new Option<int>("--max-photos") { Description = "use at most this many photos per split (0: all)" };
         var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 32 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 3e-4 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
         var maxSteps = new Option<int>("--max-steps") { Description = "stop after this many steps (0: no limit)" };
         var maxMinutes = new Option<double>("--max-minutes") { Description = "wall-time budget for the fit (0: none)" };
-        var width = new Option<int>("--width") { DefaultValueFactory = _ => 96 };
+        var width = new Option<int>("--width") { DefaultValueFactory = _ => 64 };
         var blocks = new Option<int>("--blocks") { DefaultValueFactory = _ => 4 };
-        var headBlocks = new Option<int>("--head-blocks") { Description = "pointwise blocks at full latent resolution after the trunk", DefaultValueFactory = _ => 0 };
-        var colorWeight = new Option<double>("--color-weight") { Description = "fit: weight of the colour term (a linear colour read-out of the latent, fitted on decodes and kept in the cache); 0: latent loss only", DefaultValueFactory = _ => 0.0 };
+        var headBlocks = new Option<int>("--head-blocks") { Description = "pointwise blocks at full latent resolution after the trunk", DefaultValueFactory = _ => 2 };
+        var colorWeight = new Option<double>("--color-weight") { Description = "fit: weight of the colour term (a linear colour read-out of the latent, fitted on decodes and kept in the cache); 0: latent loss only", DefaultValueFactory = _ => 30.0 };
         var stage = new Option<string>("--stage") { Description = "dataset, fit or all", DefaultValueFactory = _ => "all" };
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
