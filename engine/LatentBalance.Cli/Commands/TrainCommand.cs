@@ -88,6 +88,7 @@ static class TrainCommand
                     var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), HeadBlocks = pr.GetValue(headBlocks), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
                     cfg = cfg with { AttentionAfter = cfg.NumBlocks >= 2 ? [cfg.NumBlocks / 2 - 1, cfg.NumBlocks - 1] : [0] };
                     ColorProbe? probe = null;
+                    double? identityColorMse = null;
                     if (pr.GetValue(colorWeight) > 0)
                     {
                         var probePath = Path.Combine(cacheDir, "color_probe.safetensors");
@@ -100,7 +101,8 @@ static class TrainCommand
                             probe = ColorProbe.Fit(vae, sample);
                             probe.Save(probePath);
                         }
-                        Console.Error.WriteLine($"colour probe: R2 {probe.R2:F3}; colour MSE of doing nothing on validation {BalancerTrainer.IdentityColorMse(val, probe):F5}");
+                        identityColorMse = BalancerTrainer.IdentityColorMse(val, probe);
+                        Console.Error.WriteLine($"colour probe: R2 {probe.R2:F3}; colour MSE of doing nothing on validation {identityColorMse:F5}");
                     }
                     var outDir = pr.GetValue(output)!;
                     var trainer = new BalancerTrainer();
@@ -127,7 +129,7 @@ static class TrainCommand
                         ["validation_loss"] = valLoss.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                         ["validation_mse"] = valMse.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                     });
-                    var summary = new { caches = cacheDirs, pairs = train.Count, identityFraction = opts.IdentityFraction, best = trainer.Best, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, validationMse = valMse, validationIdentityMse = identityMse, colorProbeR2 = probe?.R2, colorWeight = opts.ColorWeight, validationColorMse = valColorMse, validationIdentityColorMse = probe == null ? (double?)null : BalancerTrainer.IdentityColorMse(val, probe), history = trainer.History };
+                    var summary = new { caches = cacheDirs, pairs = train.Count, identityFraction = opts.IdentityFraction, best = trainer.Best, validationPairs = val.Count, opts.Epochs, opts.BatchSize, opts.LearningRate, steps = trainer.History.LastOrDefault()?.Step, wallSeconds = fitSw.Elapsed.TotalSeconds, validationLoss = valLoss, validationMse = valMse, validationIdentityMse = identityMse, colorProbeR2 = probe?.R2, colorWeight = opts.ColorWeight, validationColorMse = valColorMse, validationIdentityColorMse = identityColorMse, history = trainer.History };
                     File.WriteAllText(Path.Combine(outDir, "training.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
                     LossPlot.Write(Path.Combine(outDir, "loss.png"), trainer.History);
                     Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation latent MSE {valMse:F4} (doing nothing: {identityMse:F4}), loss {valLoss:F4}{(trainer.Best is { } b ? $" (best epoch, step {b.Step})" : "")}; weights in {final}");

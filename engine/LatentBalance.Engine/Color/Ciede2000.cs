@@ -104,6 +104,15 @@ public static class Ciede2000
     public static double Mean(ReadOnlySpan<float> srgbA, ReadOnlySpan<float> srgbB) => Stats(srgbA, srgbB).Mean;
     public static double Mean(Tensor srgbA, Tensor srgbB) => Stats(srgbA, srgbB).Mean;
 
+    /// <summary>Mean over the pixels where <paramref name="mask"/> ([H, W] or any shape of H*W bools) is
+    /// true, of two sRGB [0,1] images [3, H, W] (e.g. a tile without its padding).</summary>
+    public static double Mean(Tensor srgbA, Tensor srgbB, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var idx = mask.reshape(-1).nonzero().squeeze(1).to(srgbA.device);
+        return Mean(srgbA.reshape(3, -1).index_select(1, idx).unsqueeze(2), srgbB.reshape(3, -1).index_select(1, idx).unsqueeze(2));
+    }
+
     static double[] ToLabRows(Tensor srgb)
     {
         var lab = ColorSpaces.SrgbToLab(srgb.detach().to(ScalarType.Float64).cpu());

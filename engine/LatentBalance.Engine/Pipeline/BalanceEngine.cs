@@ -99,11 +99,7 @@ public sealed class BalanceEngine : IDisposable
         using (var scope = NewDisposeScope())
         {
             var x = tile.ToTensor();
-            var before = x[0];
-            var after = LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0];
-            var m = tile.MaskTensor().reshape(-1);
-            var idx = m.nonzero().squeeze(1);
-            tileDe = Ciede2000.Mean(before.reshape(3, -1).index_select(1, idx).unsqueeze(2), after.reshape(3, -1).index_select(1, idx).unsqueeze(2));
+            tileDe = Ciede2000.Mean(x[0], LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0], tile.MaskTensor());
         }
 
         progress?.Report(new BalanceProgress("writing", 0.75));

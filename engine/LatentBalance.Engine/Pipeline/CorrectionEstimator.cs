@@ -24,7 +24,18 @@ public sealed class CorrectionEstimator(IVae vae, BalancerNet balancer)
         timing?.Invoke("encode", Ms(ref t0));
         var zBalanced = balancer.Balance(z);
         timing?.Invoke("balance", Ms(ref t0));
-        var decoded = vae.Decode(cat([z, zBalanced], 0)).clamp(0, 1);
+        return FitBetween(z, zBalanced, mask, fit, timing);
+    }
+
+    /// <summary>Steps 4-5 alone: decodes both latents [1, C, h, w] and fits the colour map from the
+    /// first's decode to the second's (the evaluator also uses it with the clean photo's latent as
+    /// the target, to score a perfect balancer).</summary>
+    public ColorMapMlp FitBetween(Tensor z, Tensor zTarget, Tensor mask, ColorMapFitOptions fit, Action<string, double>? timing = null)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var t0 = Stopwatch.GetTimestamp();
+        var decoded = vae.Decode(cat([z, zTarget], 0)).clamp(0, 1);
         timing?.Invoke("decode", Ms(ref t0));
         var mlp = ColorMapFitter.Fit(decoded[0], decoded[1], mask, fit);
         timing?.Invoke("fit", Ms(ref t0));

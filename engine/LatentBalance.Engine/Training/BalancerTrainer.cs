@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.ModelFiles;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,7 +27,7 @@ public sealed record TrainOptions
     /// the clean latent): identity pairs at no encoding cost, so the balancer learns to leave a good
     /// photo alone.</summary>
     public double IdentityFraction { get; init; }
-    /// <summary>Return the weights of the epoch with the lowest validation loss (also kept in
+    /// <summary>Return the weights of the epoch with the lowest validation latent MSE (also kept in
     /// <c>CheckpointDir/best</c>) instead of the last ones.</summary>
     public bool KeepBest { get; init; } = true;
     /// <summary>Colour read-out of the latent (<see cref="ColorProbe"/>); with it each epoch also
@@ -83,17 +84,15 @@ public sealed class BalancerTrainer
         var rng = new Random(options.Seed);
         var identityGen = new Generator((ulong)options.Seed + 17);
         Dictionary<string, Tensor>? bestWeights = null;
-        double bestLoss = double.PositiveInfinity; int bestStep = 0;
+        double bestMse = double.PositiveInfinity; int bestStep = 0;
         var bestDir = options.CheckpointDir == null ? null : Path.Combine(options.CheckpointDir, "best");
-        Func<LossPoint, double?> error = h => h.ValidationMse;
         if (options.ColorWeight > 0 && options.ColorProbe == null) throw new ArgumentException("a colour weight needs a colour probe");
         if (options.KeepBest && startStep > 0 && bestDir != null && File.Exists(Path.Combine(bestDir, BalancerWeights.WeightsFile))
-            && History.Where(h => error(h).HasValue).MinBy(error) is { } prior)
+            && History.Where(h => h.ValidationMse.HasValue).MinBy(h => h.ValidationMse) is { } prior)
         {
-            // resumed: the best epoch so far is the one saved in best/
-            using var saved = BalancerWeights.Load(bestDir);
-            bestWeights = saved.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-            bestLoss = error(prior)!.Value; bestStep = prior.Step;
+            // resumed: the best epoch so far is the one saved in best/ (checked against the net when loaded back)
+            bestWeights = SafeTensors.Read(Path.Combine(bestDir, BalancerWeights.WeightsFile));
+            bestMse = prior.ValidationMse!.Value; bestStep = prior.Step;
         }
         var sw = Stopwatch.StartNew();
         double running = 0; int runningCount = 0;
@@ -119,7 +118,7 @@ public sealed class BalancerTrainer
                 opt.zero_grad();
                 var (mean, logVar) = net.forward(x);
                 var loss = BalancerLoss.Compute(mean, logVar, y, yLogVar);
-                if (options.ColorWeight > 0) loss = loss + options.ColorWeight * (options.ColorProbe!.Apply(mean) - options.ColorProbe.Apply(y)).square().mean();
+                if (options.ColorWeight > 0) loss = loss + options.ColorWeight * options.ColorProbe!.Error(mean, y);
                 loss.backward();
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0);
                 opt.step();
@@ -142,9 +141,9 @@ public sealed class BalancerTrainer
                 var point = new LossPoint(step, epoch, running / Math.Max(1, runningCount), vm?.Item1, tm.Mse, vm?.Item2, tm.ColorMse, vm?.Item3);
                 History.Add(point);
                 progress?.Report(new TrainProgress(step, totalSteps, epoch, point.TrainLoss, sw.Elapsed, point));
-                if (options.KeepBest && error(point) is double v && v < bestLoss)
+                if (options.KeepBest && point.ValidationMse is double v && v < bestMse)
                 {
-                    bestLoss = v; bestStep = step;
+                    bestMse = v; bestStep = step;
                     if (bestWeights != null) foreach (var t in bestWeights.Values) t.Dispose();
                     bestWeights = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
                     if (bestDir != null)
@@ -158,7 +157,7 @@ public sealed class BalancerTrainer
         if (bestWeights != null)
         {
             BalancerWeights.LoadInto(net, bestWeights, "best epoch");
-            Best = new BestPoint(bestStep, bestLoss);
+            Best = new BestPoint(bestStep, bestMse);
         }
         net.eval();
         return net;
@@ -187,7 +186,7 @@ public sealed class BalancerTrainer
                 var (mean, logVar) = net.forward(x);
                 sum += BalancerLoss.Compute(mean, logVar, y, yLogVar).item<float>() * b;
                 sq += (mean - y).square().mean().item<float>() * b;
-                if (probe != null) col += (probe.Apply(mean) - probe.Apply(y)).square().mean().item<float>() * b;
+                if (probe != null) col += probe.Error(mean, y).item<float>() * b;
                 n += b;
             }
         if (wasTraining) net.train();
@@ -198,7 +197,7 @@ public sealed class BalancerTrainer
     public static double IdentityColorMse(LatentPairs data, ColorProbe probe)
     {
         using var scope = NewDisposeScope();
-        return (probe.Apply(data.Distorted) - probe.Apply(data.Clean)).square().mean().item<float>();
+        return probe.Error(data.Distorted, data.Clean).item<float>();
     }
 
     /// <summary>The MSE of doing nothing (distorted latent against clean latent): the reference for <see cref="Measure"/>.</summary>

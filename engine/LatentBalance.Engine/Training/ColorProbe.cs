@@ -33,6 +33,9 @@ public sealed class ColorProbe : IDisposable
     public Tensor Apply(Tensor z)
         => F.conv2d(z, Weight.to(z.device), Bias.to(z.device), padding: [Weight.shape[2] / 2, Weight.shape[3] / 2]);
 
+    /// <summary>Mean squared difference of the read-out colours of two latents of the same shape.</summary>
+    public Tensor Error(Tensor a, Tensor b) => (Apply(a) - Apply(b)).square().mean();
+
     /// <summary>Fits the read-out on the decodes of <paramref name="latents"/> [N, C, h, w].</summary>
     public static ColorProbe Fit(IVae vae, Tensor latents, int batch = 16, int kernel = 3)
     {

@@ -116,32 +116,32 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
 
     /// <summary>The latent balance of an in-memory sRGB image [3, H, W]: tile, correction LUT, applied at full size.</summary>
     Tensor Balance(Tensor srgb, int iterations)
-    {
-        using var img = ToVips(srgb);
-        var tile = ThumbnailFit.FromImage(img);
-        var lut = engine.EstimateCorrection(tile, new BalanceOptions { Iterations = iterations });
-        return LutTransform.ApplyToTensor(lut, srgb.unsqueeze(0))[0].clamp(0, 1);
-    }
+        => Apply(engine.EstimateCorrection(Tile(srgb), new BalanceOptions { Iterations = iterations }), srgb);
 
     /// <summary>Steps 1-6 with the clean photo's latent in place of the balancer's output.</summary>
     Tensor BalanceToClean(Tensor distorted, Tensor clean)
     {
-        using var scope = NewDisposeScope();
-        using var dImg = ToVips(distorted);
-        using var cImg = ToVips(clean);
-        var dTile = ThumbnailFit.FromImage(dImg);
-        var cTile = ThumbnailFit.FromImage(cImg);
+        var options = new BalanceOptions();
+        var dTile = Tile(distorted);
         Lut3D lut;
+        using (NewDisposeScope())
         using (no_grad())
         {
-            var z = engine.Vae.Encode(cat([dTile.ToTensor(engine.Device), cTile.ToTensor(engine.Device)], 0));
-            var decoded = engine.Vae.Decode(z).clamp(0, 1);
+            var z = engine.Vae.Encode(cat([dTile.ToTensor(engine.Device), Tile(clean).ToTensor(engine.Device)], 0));
             var mask = dTile.MaskTensor(engine.Device).reshape(dTile.Size, dTile.Size);
-            using var mlp = ColorMapFitter.Fit(decoded[0], decoded[1], mask, new ColorMapFitOptions());
-            lut = LutBaker.Bake([mlp]);
+            using var mlp = new CorrectionEstimator(engine.Vae, engine.Balancer).FitBetween(z[..1], z[1..], mask, options.Fit);
+            lut = LutBaker.Bake([mlp], options.LutSize);
         }
-        return LutTransform.ApplyToTensor(lut, distorted.unsqueeze(0))[0].clamp(0, 1).MoveToOuterDisposeScope();
+        return Apply(lut, distorted);
     }
+
+    static ModelTile Tile(Tensor srgb)
+    {
+        using var img = ToVips(srgb);
+        return ThumbnailFit.FromImage(img);
+    }
+
+    static Tensor Apply(Lut3D lut, Tensor srgb) => LutTransform.ApplyToTensor(lut, srgb.unsqueeze(0))[0].clamp(0, 1);
 
     static double Score(List<(DeltaEStats De, double Psnr)> into, Tensor result, Tensor clean)
     {
