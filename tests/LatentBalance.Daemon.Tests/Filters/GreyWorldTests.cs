@@ -9,7 +9,7 @@ public sealed class GreyWorldTests : IDisposable
 {
     private readonly TempDir _dir = new("grey");
 
-    private static IFilter Grey() => new FilterCatalog([]).LoadPlugins([TestPaths.BundledFilters], DaemonLog.Silent).Get("grey-world");
+    private static IFilter Grey() => new FilterCatalog([]).LoadPlugins([CliPaths.BundledFilters], DaemonLog.Silent).Get("grey-world");
 
     private static FilterJob Job(IFilter f, string input, string? output, string? cube, double strength) => new()
     {

@@ -12,7 +12,7 @@ public sealed class PluginDiscoveryTests : IDisposable
     [Fact]
     public void The_build_puts_the_grey_world_plugin_into_the_CLI_filters_folder_without_the_abstractions()
     {
-        var folder = Path.Combine(TestPaths.BundledFilters, "LatentBalance.Filters.GreyWorld");
+        var folder = Path.Combine(CliPaths.BundledFilters, "LatentBalance.Filters.GreyWorld");
         Assert.True(File.Exists(Path.Combine(folder, "LatentBalance.Filters.GreyWorld.dll")), folder);
         Assert.False(File.Exists(Path.Combine(folder, "LatentBalance.Filters.Abstractions.dll")), "the abstractions must come from the host");
     }
@@ -20,7 +20,7 @@ public sealed class PluginDiscoveryTests : IDisposable
     [Fact]
     public void Grey_world_is_discovered_with_its_parameters_after_the_built_in_filter()
     {
-        var catalog = new FilterCatalog([new LatentBalanceFilter()]).LoadPlugins([TestPaths.BundledFilters], DaemonLog.Silent);
+        var catalog = new FilterCatalog([new LatentBalanceFilter()]).LoadPlugins([CliPaths.BundledFilters], DaemonLog.Silent);
         Assert.Equal(["latent-balance", "grey-world"], catalog.Filters.Select(f => f.Description.Id));
         var grey = catalog.Get("grey-world");
         Assert.NotEqual(typeof(LatentBalanceFilter).Assembly, grey.GetType().Assembly);
@@ -40,7 +40,7 @@ public sealed class PluginDiscoveryTests : IDisposable
         var none = Directory.CreateDirectory(Path.Combine(root, "LatentBalance.Filters.Abstractions")).FullName;
         File.Copy(typeof(IFilter).Assembly.Location, Path.Combine(none, "LatentBalance.Filters.Abstractions.dll"));
         var log = new StringWriter();
-        var catalog = new FilterCatalog([]).LoadPlugins([root, Path.Combine(root, "missing-root"), TestPaths.BundledFilters], new DaemonLog(log));
+        var catalog = new FilterCatalog([]).LoadPlugins([root, Path.Combine(root, "missing-root"), CliPaths.BundledFilters], new DaemonLog(log));
 
         Assert.Equal(["grey-world"], catalog.Filters.Select(f => f.Description.Id));
         Assert.Equal(3, catalog.Skipped.Count);

@@ -1,6 +1,7 @@
 using PrivateBus = LatentBalance.Bridge.Tests.Support.PrivateBus;
 using System.Diagnostics;
 using LatentBalance.Daemon.Tests.Support;
+using LatentBalance.Engine.Tests;
 
 namespace LatentBalance.Daemon.Tests.Service;
 
@@ -13,7 +14,7 @@ public sealed class CliClientTests(DBusDaemonFixture fixture) : IDisposable
     private static async Task<(int Code, string Out, string Err)> Cli(string busAddress, string cwd, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = cwd };
-        psi.ArgumentList.Add(TestPaths.CliDll);
+        psi.ArgumentList.Add(CliPaths.CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in TestPack.Environment) psi.Environment[k] = v;
         psi.Environment["DBUS_SESSION_BUS_ADDRESS"] = busAddress;

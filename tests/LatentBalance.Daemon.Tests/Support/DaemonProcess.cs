@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using LatentBalance.Bridge.Rpc;
+using LatentBalance.Engine.Tests;
 
 namespace LatentBalance.Daemon.Tests.Support;
 
@@ -27,7 +28,7 @@ public sealed class DaemonProcess : IDisposable
             RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false,
             WorkingDirectory = TestPaths.TempDir("daemon-cwd"),
         };
-        psi.ArgumentList.Add(TestPaths.CliDll);
+        psi.ArgumentList.Add(CliPaths.CliDll);
         psi.ArgumentList.Add("daemon");
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in TestPack.Environment) psi.Environment[k] = v;

@@ -1,3 +1,5 @@
+using LatentBalance.Engine.Tests;
+
 namespace LatentBalance.Daemon.Tests.Support;
 
 /// <summary>A fresh temp folder, deleted on dispose.</summary>
