@@ -34,12 +34,14 @@ static class TrainCommand
         var width = new Option<int>("--width") { DefaultValueFactory = _ => 64 };
         var blocks = new Option<int>("--blocks") { DefaultValueFactory = _ => 4 };
         var headBlocks = new Option<int>("--head-blocks") { Description = "pointwise blocks at full latent resolution after the trunk", DefaultValueFactory = _ => 2 };
+        var quantiles = new Option<string>("--global-quantiles") { Description = "quantile levels of each latent channel fed to the global branch beside mean and std, comma-separated (empty: mean and std only)", DefaultValueFactory = _ => "" };
+        var trunkGlobal = new Option<bool>("--trunk-global") { Description = "also modulate the head blocks from the trunk's output averaged over the frame" };
         var colorWeight = new Option<double>("--color-weight") { Description = "fit: weight of the colour term (a linear colour read-out of the latent, fitted on decodes and kept in the cache); 0: latent loss only", DefaultValueFactory = _ => 30.0 };
         var stage = new Option<string>("--stage") { Description = "dataset, fit or all", DefaultValueFactory = _ => "all" };
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
         {
-            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, colorWeight, stage, pack, BalanceCommand.Device,
+            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, quantiles, trunkGlobal, colorWeight, stage, pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -85,7 +87,8 @@ static class TrainCommand
                 {
                     using var train = LatentDatasetBuilder.Load(cacheDirs, LatentDatasetBuilder.Train);
                     using var val = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Validation);
-                    var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), HeadBlocks = pr.GetValue(headBlocks), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
+                    var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), HeadBlocks = pr.GetValue(headBlocks),
+                        GlobalQuantiles = ParseLevels(pr.GetValue(quantiles) ?? ""), TrunkGlobal = pr.GetValue(trunkGlobal), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
                     cfg = cfg with { AttentionAfter = cfg.NumBlocks >= 2 ? [cfg.NumBlocks / 2 - 1, cfg.NumBlocks - 1] : [0] };
                     ColorProbe? probe = null;
                     double? identityColorMse = null;
@@ -140,6 +143,12 @@ static class TrainCommand
         });
         return cmd;
     }
+
+    static float[] ParseLevels(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var q) && q >= 0 && q <= 1
+                ? q : throw new ArgumentException($"--global-quantiles: '{t}' is not a level between 0 and 1"))
+            .ToArray();
 
     static string DefaultCache()
     {

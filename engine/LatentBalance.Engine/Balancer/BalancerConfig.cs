@@ -40,6 +40,16 @@ public sealed record BalancerConfig
     /// <summary>Width of the hidden layer of the global-statistics branch that modulates each block.</summary>
     [JsonPropertyName("global_width")] public int GlobalWidth { get; init; } = 128;
 
+    /// <summary>Quantile levels (0..1) of each latent channel over all positions, fed to the global
+    /// branch beside mean and std: the brightest, darkest and middle of the frame carry the
+    /// white-patch and shades-of-grey cues that a mean and a spread miss. Empty: mean and std only.</summary>
+    [JsonPropertyName("global_quantiles")] public float[] GlobalQuantiles { get; init; } = [];
+
+    /// <summary>Also modulate the head blocks from the trunk's output averaged over all positions,
+    /// so the per-position head is conditioned on what the trunk (with attention) made of the whole
+    /// frame, not only on the input statistics.</summary>
+    [JsonPropertyName("trunk_global")] public bool TrunkGlobal { get; init; }
+
     /// <summary>Lower and upper clamp of the predicted log-variance.</summary>
     [JsonPropertyName("logvar_min")] public float LogVarMin { get; init; } = -10f;
     [JsonPropertyName("logvar_max")] public float LogVarMax { get; init; } = 4f;
@@ -72,6 +82,9 @@ public sealed record BalancerConfig
         if (HeadExpansion < 1 || HeadExpansion > 16) throw new FormatException($"{nameForErrors}: head_expansion {HeadExpansion} out of range");
         if (NumBlocks < 1 || NumBlocks > 64) throw new FormatException($"{nameForErrors}: num_blocks {NumBlocks} out of range");
         if (AttentionHeads < 1 || Width % AttentionHeads != 0) throw new FormatException($"{nameForErrors}: width {Width} is not divisible by attention_heads {AttentionHeads}");
+        foreach (var q in GlobalQuantiles)
+            if (!(q >= 0 && q <= 1)) throw new FormatException($"{nameForErrors}: global_quantiles level {q} is not in 0..1");
+        if (TrunkGlobal && HeadBlocks == 0) throw new FormatException($"{nameForErrors}: trunk_global needs head_blocks > 0");
         foreach (var a in AttentionAfter)
             if (a < 0 || a >= NumBlocks) throw new FormatException($"{nameForErrors}: attention_after index {a} is not a block index");
     }

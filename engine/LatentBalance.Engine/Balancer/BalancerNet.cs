@@ -25,6 +25,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
     readonly ModuleList<PointBlock> head;
     readonly ModuleDict<AttentionBlock> attention;
     readonly Sequential global_mlp;
+    readonly Linear? trunk_global;
     readonly InstanceNorm2d norm_out;
     readonly Conv2d conv_out;
 
@@ -48,9 +49,10 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             attention.Add(i.ToString(), new AttentionBlock(w, config.AttentionHeads));
         // global statistics (mean and std per latent channel) -> scale and shift for each block's two norms
         global_mlp = nn.Sequential(
-            nn.Linear(2 * c, config.GlobalWidth),
+            nn.Linear((2 + config.GlobalQuantiles.Length) * c, config.GlobalWidth),
             nn.SiLU(),
             nn.Linear(config.GlobalWidth, config.NumBlocks * 4 * w + config.HeadBlocks * 2 * w * config.HeadExpansion));
+        if (config.TrunkGlobal) trunk_global = nn.Linear(w, config.HeadBlocks * 2 * w * config.HeadExpansion);
         norm_out = nn.InstanceNorm2d(w, affine: true);
         conv_out = nn.Conv2d(w, 2 * c, 3, padding: 1);
         RegisterComponents();
@@ -61,6 +63,8 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             var last = (Linear)global_mlp[2];
             last.weight!.mul_(0.1);
             last.bias!.zero_();
+            trunk_global?.weight!.zero_();
+            trunk_global?.bias!.zero_();
         }
     }
 
@@ -68,8 +72,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
     {
         using var scope = NewDisposeScope();
         int w = Config.Width;
-        var stats = cat([z.mean([2, 3]), z.std([2, 3], unbiased: false)], 1);
-        var g = global_mlp.forward(stats);
+        var g = global_mlp.forward(GlobalStatistics(z));
         int trunkMod = Config.NumBlocks * 4 * w, hw = w * Config.HeadExpansion;
         var mod = g[.., ..trunkMod].view(z.shape[0], Config.NumBlocks, 4, w, 1, 1);
         var headMod = Config.HeadBlocks > 0 ? g[.., trunkMod..].view(z.shape[0], Config.HeadBlocks, 2, hw, 1, 1) : null;
@@ -82,12 +85,30 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         }
         if (up is not null)
             h = h0 + up.forward(F.interpolate(h, [z.shape[2], z.shape[3]], mode: InterpolationMode.Nearest));
+        if (trunk_global is not null)
+            headMod = headMod! + trunk_global.forward(h.mean([2, 3])).view(z.shape[0], Config.HeadBlocks, 2, hw, 1, 1);
         for (int i = 0; i < head.Count; i++) h = head[i].forward(h, headMod![.., i]);
         var o = conv_out.forward(F.silu(norm_out.forward(h)));
         var chunks = o.chunk(2, 1);
         var mean = z + chunks[0];
         var logVar = chunks[1].clamp(Config.LogVarMin, Config.LogVarMax);
         return (mean.MoveToOuterDisposeScope(), logVar.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Per latent channel: mean, std and the configured quantiles over all positions, [N, (2 + Q) * C].</summary>
+    Tensor GlobalStatistics(Tensor z)
+    {
+        var parts = new List<Tensor> { z.mean([2, 3]), z.std([2, 3], unbiased: false) };
+        var levels = Config.GlobalQuantiles;
+        if (levels.Length > 0)
+        {
+            var flat = z.flatten(2);
+            long last = flat.shape[2] - 1;
+            var sorted = flat.sort(-1).Values;
+            var index = tensor(levels.Select(q => (long)Math.Round(q * last)).ToArray(), device: z.device);
+            parts.Add(sorted.index_select(2, index).flatten(1));
+        }
+        return cat(parts, 1);
     }
 
     /// <summary>Balanced latent: the predicted mean, without gradients.</summary>

@@ -7,15 +7,24 @@ namespace LatentBalance.Engine.Tests.Balancer;
 public class BalancerNetTests
 {
     static readonly BalancerConfig Small = new() { LatentChannels = 8, Width = 16, NumBlocks = 2, AttentionAfter = [1], AttentionHeads = 2, GlobalWidth = 16 };
-    static BalancerConfig Shape(int headBlocks) => Small with { HeadBlocks = headBlocks };
+    /// <summary>The architectures a config can describe: "plain" (no head), "head" (pointwise head
+    /// blocks), "global" (head blocks fed by channel quantiles and by the pooled trunk too).</summary>
+    static BalancerConfig Shape(string name) => name switch
+    {
+        "plain" => Small,
+        "head" => Small with { HeadBlocks = 2 },
+        "global" => Small with { HeadBlocks = 2, GlobalQuantiles = [0.05f, 0.5f, 0.95f], TrunkGlobal = true },
+        _ => throw new ArgumentException(name),
+    };
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(2)]
-    public void UntrainedBalancerIsTheIdentityAndPredictsAVariance(int headBlocks)
+    [InlineData("plain")]
+    [InlineData("head")]
+    [InlineData("global")]
+    public void UntrainedBalancerIsTheIdentityAndPredictsAVariance(string shape)
     {
         manual_seed(1);
-        using var net = new BalancerNet(Shape(headBlocks));
+        using var net = new BalancerNet(Shape(shape));
         var z = randn(2, 8, 28, 28);
         var (mean, logVar) = net.forward(z);
         Assert.Equal(z.shape, mean.shape);
@@ -25,13 +34,14 @@ public class BalancerNetTests
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(2)]
-    public void OutputDependsOnTheGlobalColourStatisticsAfterTraining(int headBlocks)
+    [InlineData("plain")]
+    [InlineData("head")]
+    [InlineData("global")]
+    public void OutputDependsOnTheGlobalColourStatisticsAfterTraining(string shape)
     {
         // after one optimiser step on "shift everything by +1", a shifted input gives a different correction
         manual_seed(2);
-        using var net = new BalancerNet(Shape(headBlocks));
+        using var net = new BalancerNet(Shape(shape));
         var opt = optim.Adam(net.parameters(), 1e-2);
         for (int i = 0; i < 30; i++)
         {
@@ -51,12 +61,13 @@ public class BalancerNetTests
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(2)]
-    public void SaveAndLoadGiveTheSameNetwork(int headBlocks)
+    [InlineData("plain")]
+    [InlineData("head")]
+    [InlineData("global")]
+    public void SaveAndLoadGiveTheSameNetwork(string shape)
     {
         manual_seed(3);
-        using var net = new BalancerNet(Shape(headBlocks));
+        using var net = new BalancerNet(Shape(shape));
         using (no_grad()) foreach (var p in net.parameters()) p.add_(randn_like(p) * 0.05);
         var dir = TestPaths.TempDir("balancer");
         BalancerWeights.Save(net, dir);
@@ -88,8 +99,13 @@ public class BalancerNetTests
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"width\": 30, \"attention_heads\": 4}", "x.json"));
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"num_blocks\": 2, \"attention_after\": [5]}", "x.json"));
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": -1}", "x.json"));
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": 2, \"global_quantiles\": [0.5, 1.5]}", "x.json"));
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": 0, \"trunk_global\": true}", "x.json"));
         // a config written before head blocks existed still reads, as the architecture it described
-        Assert.Equal(0, BalancerConfig.FromJson("{\"width\": 64}", "x.json").HeadBlocks);
+        var old = BalancerConfig.FromJson("{\"width\": 64}", "x.json");
+        Assert.Equal(0, old.HeadBlocks);
+        Assert.Empty(old.GlobalQuantiles);
+        Assert.False(old.TrunkGlobal);
         var e = Assert.Throws<FormatException>(() => BalancerConfig.FromJson("not json", "x.json"));
         Assert.Contains("x.json", e.Message);
     }
