@@ -11,7 +11,9 @@ namespace LatentBalance.Engine.Balancer;
 /// colour cast lives largely in the per-channel latent statistics that instance norm removes, so a
 /// small global branch reads those statistics from the input latent and modulates every block
 /// (scale and shift after each norm). Self-attention blocks give every position the whole frame.
-/// Optional pointwise head blocks at full latent resolution (also modulated) follow the trunk.
+/// Optional pointwise head blocks at full latent resolution (also modulated) follow the trunk;
+/// optionally (<c>trunk_global</c>) their modulation also comes from the trunk's output averaged
+/// over the frame, and the global branch can read per-channel quantiles beside mean and std.
 /// The mean is predicted as a residual on the input latent, and the output convolution starts at
 /// zero, so an untrained balancer is the identity.
 /// </summary>
@@ -47,7 +49,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         attention = new ModuleDict<AttentionBlock>();
         foreach (var i in config.AttentionAfter.Distinct().Order())
             attention.Add(i.ToString(), new AttentionBlock(w, config.AttentionHeads));
-        // global statistics (mean and std per latent channel) -> scale and shift for each block's two norms
+        // global statistics (mean, std and quantiles per latent channel) -> scale and shift for each block's two norms and each head block
         global_mlp = nn.Sequential(
             nn.Linear((2 + config.GlobalQuantiles.Length) * c, config.GlobalWidth),
             nn.SiLU(),

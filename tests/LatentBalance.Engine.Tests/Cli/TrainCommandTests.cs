@@ -30,8 +30,12 @@ public class TrainCommandTests
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("--cache", r.Stderr);
 
+        r = CliRunner.Run(null, "train", "--stage", "fit", "--cache", a, "--out", run, "--global-quantiles", "0.5,2");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--global-quantiles: '2'", r.Stderr);
+
         r = CliRunner.Run(null, "train", "--stage", "fit", "--cache", a, "--cache", b, "--out", run,
-            "--width", "16", "--blocks", "2", "--batch", "2", "--epochs", "2");
+            "--width", "16", "--blocks", "2", "--batch", "2", "--epochs", "2", "--global-quantiles", "0.1, 0.5,0.9", "--trunk-global");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("colour probe: R2", r.Stderr);
         Assert.True(File.Exists(Path.Combine(a, "color_probe.safetensors")));
@@ -42,7 +46,11 @@ public class TrainCommandTests
             Assert.True(summary.RootElement.GetProperty("history").GetArrayLength() == 2);
         }
         using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "balancer", "balancer.json"))))
+        {
             Assert.Equal(2, config.RootElement.GetProperty("head_blocks").GetInt32());
+            Assert.Equal([0.1f, 0.5f, 0.9f], config.RootElement.GetProperty("global_quantiles").EnumerateArray().Select(e => e.GetSingle()));
+            Assert.True(config.RootElement.GetProperty("trunk_global").GetBoolean());
+        }
 
         var pack = Path.Combine(dir, "pack");
         Directory.CreateDirectory(pack);
