@@ -1,11 +1,12 @@
 namespace LatentBalance.Benchmarks;
 
-/// <summary>Further benchmarks (the daemon round trip, the colour-map fit) register here.</summary>
+/// <summary>Further benchmarks (the daemon round trip, the colour-map fit, the Scalar-lifetime diagnostic) register here.</summary>
 static partial class BenchmarkRegistry
 {
     public static IEnumerable<KeyValuePair<string, Func<Task>>> Extra()
     {
         yield return new("daemon", DaemonBenchmark.RunAsync);
         yield return new("fit", FitBenchmark.RunAsync);
+        yield return new("scalar-race", ScalarRaceBenchmark.RunAsync);
     }
 }
