@@ -146,8 +146,8 @@ static class TrainCommand
 
     static float[] ParseLevels(string text) =>
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(t => float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var q) && q >= 0 && q <= 1
-                ? q : throw new ArgumentException($"--global-quantiles: '{t}' is not a level between 0 and 1"))
+            .Select(t => float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var q)
+                ? q : throw new ArgumentException($"--global-quantiles: '{t}' is not a number"))   // the range is BalancerConfig.Validate's
             .ToArray();
 
     static string DefaultCache()

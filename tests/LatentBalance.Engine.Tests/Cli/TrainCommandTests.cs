@@ -30,9 +30,12 @@ public class TrainCommandTests
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("--cache", r.Stderr);
 
+        r = CliRunner.Run(null, "train", "--stage", "fit", "--cache", a, "--out", run, "--global-quantiles", "0.5,x");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--global-quantiles: 'x' is not a number", r.Stderr);
         r = CliRunner.Run(null, "train", "--stage", "fit", "--cache", a, "--out", run, "--global-quantiles", "0.5,2");
         Assert.NotEqual(0, r.ExitCode);
-        Assert.Contains("--global-quantiles: '2'", r.Stderr);
+        Assert.Contains("global_quantiles level 2 is not in 0..1", r.Stderr);
 
         r = CliRunner.Run(null, "train", "--stage", "fit", "--cache", a, "--cache", b, "--out", run,
             "--width", "16", "--blocks", "2", "--batch", "2", "--epochs", "2", "--global-quantiles", "0.1, 0.5,0.9", "--trunk-global");
