@@ -24,15 +24,24 @@ static class ScalarRaceBenchmark
     public static Task RunAsync()
     {
         using var t = rand(3, 64, 64, dtype: ScalarType.Float64);
-        // held first: a failing implicit round may leave the native heap damaged for what follows
-        var quietFailures = Count(() => { using var a = t.clamp_min(0.0088564516790356311); using var m = a * 0.3; using var b = m + 0.1; }, out var quietFirst, collect: false);
-        var heldFailures = Count(() => { using var a = t.clamp_min(Eps); using var m = a * Slope; using var b = m + Offset; }, out var heldFirst);
-        var implicitFailures = Count(() => { using var a = t.clamp_min(0.0088564516790356311); using var m = a * 0.3; using var b = m + 0.1; }, out var first);
+        void WithImplicit() { using var a = t.clamp_min(0.0088564516790356311); using var m = a * 0.3; using var b = m + 0.1; }
+        void WithHeld() { using var a = t.clamp_min(Eps); using var m = a * Slope; using var b = m + Offset; }
+        // quiet first, then held before implicit: a failing round may leave the native heap damaged for what follows
+        var quiet = Line("no collecting thread:      ", WithImplicit, collect: false);
+        var held = Line("Scalars held in fields:    ", WithHeld);
+        var implicitScalars = Line("implicit Scalars (t * 0.3): ", WithImplicit);
         Console.WriteLine($"{Ops} rounds of clamp_min, mul, add under a collecting GC thread:");
-        Console.WriteLine($"  no collecting thread:      {quietFailures} failures{(quietFirst is null ? "" : $"; first: {quietFirst}")}");
-        Console.WriteLine($"  implicit Scalars (t * 0.3): {implicitFailures} failures{(first is null ? "" : $"; first: {first}")}");
-        Console.WriteLine($"  Scalars held in fields:    {heldFailures} failures{(heldFirst is null ? "" : $"; first: {heldFirst}")}");
+        Console.WriteLine(quiet);
+        Console.WriteLine(implicitScalars);
+        Console.WriteLine(held);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Runs <paramref name="op"/> <see cref="Ops"/> times and describes its failures in one line.</summary>
+    static string Line(string label, Action op, bool collect = true)
+    {
+        int failures = Count(op, out var first, collect);
+        return $"  {label}{failures} failures{(first is null ? "" : $"; first: {first}")}";
     }
 
     static int Count(Action op, out string? first, bool collect = true)
