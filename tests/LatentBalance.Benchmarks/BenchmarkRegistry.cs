@@ -1,10 +1,11 @@
 namespace LatentBalance.Benchmarks;
 
-/// <summary>Further benchmarks (the daemon round trip, the colour-map fit, the Scalar-lifetime diagnostic) register here.</summary>
+/// <summary>Further benchmarks (the full-resolution writer, the daemon round trip, the colour-map fit, the Scalar-lifetime diagnostic) register here.</summary>
 static partial class BenchmarkRegistry
 {
     public static IEnumerable<KeyValuePair<string, Func<Task>>> Extra()
     {
+        yield return new("writer", WriterBenchmark.RunAsync);
         yield return new("daemon", DaemonBenchmark.RunAsync);
         yield return new("fit", FitBenchmark.RunAsync);
         yield return new("scalar-race", ScalarRaceBenchmark.RunAsync);
