@@ -272,6 +272,8 @@ public sealed class ModelStore : IDisposable
                         var buf = new byte[1 << 16];
                         while (true)
                         {
+                            // a read served from buffered data need not look at the token: check it here
+                            ct.ThrowIfCancellationRequested();
                             int n;
                             using (var idle = CancellationTokenSource.CreateLinkedTokenSource(ct))
                             {
