@@ -55,28 +55,33 @@ public sealed class BalanceEngine : IDisposable
     {
         options.Validate();
         lock (_modelLock)
+            return NativeRetry.Run(() => Estimate(tile, options, timings, progress, cancel));
+    }
+
+    /// <summary>One attempt at <see cref="EstimateCorrection"/> (a pure function of the tile and options).</summary>
+    Lut3D Estimate(ModelTile tile, BalanceOptions options, Dictionary<string, double>? timings,
+        IProgress<BalanceProgress>? progress, CancellationToken cancel)
+    {
+        using var scope = NewDisposeScope();
+        var x = tile.ToTensor(Device);
+        var mask = tile.MaskTensor(Device).reshape(tile.Size, tile.Size);
+        var maps = new List<nn.Module<Tensor, Tensor>>();
+        for (int it = 0; it < options.Iterations; it++)
         {
-            using var scope = NewDisposeScope();
-            var x = tile.ToTensor(Device);
-            var mask = tile.MaskTensor(Device).reshape(tile.Size, tile.Size);
-            var maps = new List<nn.Module<Tensor, Tensor>>();
-            for (int it = 0; it < options.Iterations; it++)
-            {
-                cancel.ThrowIfCancellationRequested();
-                progress?.Report(new BalanceProgress($"iteration {it + 1}/{options.Iterations}", 0.1 + 0.6 * it / options.Iterations));
-                var mlp = _estimator.Estimate(x, mask, options.Fit, (stage, ms) => Add(timings, stage, ms));
-                maps.Add(mlp);
-                if (it + 1 < options.Iterations)
-                    using (no_grad())
-                        x = mlp.forward(x[0].reshape(3, -1).t()).clamp(0, 1).t().reshape(1, 3, tile.Size, tile.Size);
-            }
-            var sw = Stopwatch.StartNew();
-            var lut = LutBaker.Bake(maps, options.LutSize, "LatentBalance correction");
-            Add(timings, "bake", sw.Elapsed.TotalMilliseconds);
-            foreach (var m in maps) m.Dispose();
-            NativeSetup.Trim();
-            return lut;
+            cancel.ThrowIfCancellationRequested();
+            progress?.Report(new BalanceProgress($"iteration {it + 1}/{options.Iterations}", 0.1 + 0.6 * it / options.Iterations));
+            var mlp = _estimator.Estimate(x, mask, options.Fit, (stage, ms) => Add(timings, stage, ms));
+            maps.Add(mlp);
+            if (it + 1 < options.Iterations)
+                using (no_grad())
+                    x = mlp.forward(x[0].reshape(3, -1).t()).clamp(0, 1).t().reshape(1, 3, tile.Size, tile.Size);
         }
+        var sw = Stopwatch.StartNew();
+        var lut = LutBaker.Bake(maps, options.LutSize, "LatentBalance correction");
+        Add(timings, "bake", sw.Elapsed.TotalMilliseconds);
+        foreach (var m in maps) m.Dispose();
+        NativeSetup.Trim();
+        return lut;
     }
 
     /// <summary>Balances one photo file into an output file (and optionally a .cube and a comparison).</summary>
@@ -95,12 +100,12 @@ public sealed class BalanceEngine : IDisposable
         var lut = EstimateCorrection(tile, options, timings, progress, cancel);
         cancel.ThrowIfCancellationRequested();
         var transform = new LutTransform(lut, (float)options.Strength);
-        double tileDe;
-        using (var scope = NewDisposeScope())
+        double tileDe = NativeRetry.Run(() =>
         {
+            using var scope = NewDisposeScope();
             var x = tile.ToTensor();
-            tileDe = Ciede2000.Mean(x[0], LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0], tile.MaskTensor());
-        }
+            return Ciede2000.Mean(x[0], LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0], tile.MaskTensor());
+        });
 
         progress?.Report(new BalanceProgress("writing", 0.75));
         sw.Restart();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
+using LatentBalance.Engine.Runtime;
 using LatentBalance.Engine.Training.Distortions;
 using NetVips;
 using static TorchSharp.torch;
@@ -145,8 +146,8 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
 
     static double Score(List<(DeltaEStats De, double Psnr)> into, Tensor result, Tensor clean)
     {
-        var de = Ciede2000.Stats(result, clean);
-        into.Add((de, ImageMetrics.Psnr(result, clean)));
+        var (de, psnr) = NativeRetry.Run(() => (Ciede2000.Stats(result, clean), ImageMetrics.Psnr(result, clean)));
+        into.Add((de, psnr));
         return de.Mean;
     }
 

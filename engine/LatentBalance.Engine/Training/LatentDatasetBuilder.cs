@@ -3,6 +3,7 @@ using System.Text.Json;
 using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Runtime;
 using LatentBalance.Engine.Training.Distortions;
 using LatentBalance.Engine.Vae;
 using NetVips;
@@ -73,17 +74,10 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
             var recipes = new List<string>();
             for (int b = begin; b < end; b += options.EncodeBatch)
             {
-                // libtorch very rarely trips over a scalar freed under it by the GC (an "INTERNAL ASSERT"
-                // in Scalar.h); the batch is deterministic, so it is simply computed again.
-                for (int attempt = 1; ; attempt++)
-                {
-                    int recipeCount = recipes.Count;
-                    try { EncodeBatch(b, Math.Min(end, b + options.EncodeBatch)); break; }
-                    catch (System.Runtime.InteropServices.ExternalException) when (attempt < 3)
-                    {
-                        recipes.RemoveRange(recipeCount, recipes.Count - recipeCount);
-                    }
-                }
+                // the batch is deterministic: after libtorch's spurious check it is computed again
+                int recipeCount = recipes.Count;
+                NativeRetry.Run(() => { EncodeBatch(b, Math.Min(end, b + options.EncodeBatch)); return true; },
+                    beforeRetry: () => recipes.RemoveRange(recipeCount, recipes.Count - recipeCount));
                 progress?.Report(new DatasetProgress(split, Math.Min(end, b + options.EncodeBatch), total, sw.Elapsed));
             }
 
@@ -130,7 +124,7 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
             if (cleanLogVar.Count > 0) tensors["clean_logvar"] = cat(cleanLogVar, 0);
             SafeTensors.Write(shardPath, tensors, new Dictionary<string, string> { ["recipes"] = JsonSerializer.Serialize(recipes), ["vae"] = vae.Name });
             foreach (var t in tensors.Values.Concat(distorted).Concat(clean).Concat(cleanLogVar)) t.Dispose();
-            Runtime.NativeSetup.Trim();
+            NativeSetup.Trim();
         }
     }
 
