@@ -78,6 +78,26 @@ public class PhotoWriterTests
         Assert.NotEqual(0, pin[0] % 257);
     }
 
+    /// <summary>An identity transform gives the pixels libvips alone gives at the same quality. (Speed
+    /// against libvips is a benchmark, not a test: <c>dotnet cake --target=benchmark --bench=writer</c>.)</summary>
+    [Theory]
+    [InlineData(WriterMode.Streamed)]
+    [InlineData(WriterMode.InMemory)]
+    public void Identity_jpeg_write_gives_the_pixels_of_libvips_alone(WriterMode mode)
+    {
+        var dir = TestPaths.TempDir("imaging-identity");
+        var input = Path.Combine(dir, "photo.jpg");
+        var viaVips = Path.Combine(dir, "vips.jpg");
+        var ours = Path.Combine(dir, "ours.jpg");
+        using (var im = TestImages.PhotoLike(1536, 1024)) im.Jpegsave(input, q: 92);
+        using (var im = Image.NewFromFile(input, access: Enums.Access.Sequential, failOn: Enums.FailOn.Error))
+            im.Jpegsave(viaVips, q: 95, keep: Enums.ForeignKeep.All);
+        new PhotoWriter(new PhotoWriterOptions { JpegQuality = 95, Mode = mode }).Write(PhotoReader.Open(input), new IdentityTransform(), ours);
+        using var expected = TestImages.Load(viaVips);
+        using var actual = TestImages.Load(ours);
+        Assert.Equal(0, TestImages.MaxAbsDiff(expected, actual));
+    }
+
     [Fact]
     public void Sixteen_bit_to_jpeg_is_8_bit()
     {
