@@ -1,3 +1,6 @@
+using LatentBalance.Engine.Imaging;
+using LatentBalance.Engine.Pipeline;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 using TorchSharp;
 
@@ -6,23 +9,22 @@ namespace LatentBalance.Benchmarks;
 /// <summary>
 /// Diagnostic for an intermittent failure of libtorch ops that read a Scalar (not a test: the count
 /// varies from run to run): "Expected false to be true" from c10::Scalar::toDouble, first seen in an
-/// evaluation run. Each line runs 200,000 rounds of three small ops on a [3, 64, 64] tensor under one
-/// condition and counts the failures. The lines separate the suspects: Scalar lifetimes (implicit,
-/// held in static fields, 0-dim tensors instead), CPU contention (a busy thread that never collects)
-/// and garbage collections (on another thread, or on the op thread itself).
-/// Measured 2026-11-26 (several runs of 400,000 rounds, see docs/ARCHITECTURE.md): failures only
-/// while another thread collects, about one per 400,000 rounds, with implicit Scalars, held Scalars
-/// and 0-dim tensors alike; none alone, none with a busy thread, none with collections on the op
-/// thread, none for ops without a Scalar (abs, exp, neg). So the runtime suspending the op thread for
-/// a collection started elsewhere is the trigger. The engine runs its model work through
-/// <c>NativeRetry</c>, which repeats it after this failure.
+/// evaluation run. First, 200,000 rounds of three small ops on a [3, 64, 64] tensor per condition,
+/// counting failures; the conditions separate the suspects: Scalar lifetimes (implicit, held in static
+/// fields, 0-dim tensors instead), CPU contention (a busy thread that never collects), cross-CPU
+/// barriers, and garbage collections (on the op thread itself, or on another thread). Then the
+/// engine's correction (steps 2-6a, which goes through <c>NativeRetry</c>) 100 times per condition:
+/// calls that failed anyway, attempts repeated, and collections counted meanwhile.
+/// Measured 2026-11-26 (docs/ARCHITECTURE.md has the numbers): failures only while another thread
+/// collects, with held Scalars, implicit Scalars and 0-dim tensors alike; none for ops without a
+/// Scalar. The root cause (runtime, TorchSharp or this VM) is not found.
 /// </summary>
 static class ScalarRaceBenchmark
 {
     const int Ops = 200_000;
     static readonly Scalar Eps = 0.0088564516790356311.ToScalar(), Slope = 0.3.ToScalar(), Offset = 0.1.ToScalar();
 
-    enum Load { None, Busy, CollectOnOpThread, CollectElsewhere }
+    enum Load { None, Busy, CollectOnOpThread, CollectElsewhere, BarrierElsewhere, AllocateElsewhere }
 
     public static Task RunAsync()
     {
@@ -44,6 +46,7 @@ static class ScalarRaceBenchmark
             ("held Scalars, collections on the op thread", Held, Load.CollectOnOpThread),
             ("no Scalars (abs, exp, neg), collections elsewhere", NoScalar, Load.CollectElsewhere),
             ("held Scalars, collections elsewhere", Held, Load.CollectElsewhere),
+            ("held Scalars, process-wide barriers elsewhere", Held, Load.BarrierElsewhere),
             ("0-dim tensors, collections elsewhere", ZeroDim, Load.CollectElsewhere),
             ("implicit Scalars, collections elsewhere", Implicit, Load.CollectElsewhere),
         })
@@ -51,18 +54,53 @@ static class ScalarRaceBenchmark
             int failures = Count(op, load, out var first);
             Console.WriteLine($"  {label,-52}{failures,3}{(first is null ? "" : $"  first: {first}")}");
         }
+        const int Calls = 100;
+        Console.WriteLine($"engine correction (steps 2-6a, with NativeRetry), {Calls} calls on 10 photos per condition:");
+        using var engine = BalanceEngine.Load();
+        var tiles = Directory.GetFiles(Path.Combine(BenchImages.SharedPhotos(), "bsds500")).Order().Take(10)
+            .Select(p => { using var img = NetVips.Image.NewFromFile(p); return ThumbnailFit.FromImage(img); }).ToList();
+        EngineUnder(engine, tiles, "alone", Load.None, Calls);
+        EngineUnder(engine, tiles, "process-wide barriers elsewhere", Load.BarrierElsewhere, Calls);
+        EngineUnder(engine, tiles, "allocations elsewhere", Load.AllocateElsewhere, Calls);
+        EngineUnder(engine, tiles, "collections elsewhere", Load.CollectElsewhere, Calls);
         return Task.CompletedTask;
     }
+
+    /// <summary>The engine's correction (steps 2-6a, through <see cref="NativeRetry"/>) on real photos
+    /// under one load: how many calls failed anyway, and how many attempts were repeated.</summary>
+    static void EngineUnder(BalanceEngine engine, List<ModelTile> tiles, string label, Load load, int calls)
+    {
+        long retriesBefore = NativeRetry.Retries;
+        int failures = 0, collectionsBefore = GC.CollectionCount(0);
+        string? first = null;
+        using var stop = new CancellationTokenSource();
+        var other = StartLoad(load, stop.Token);
+        for (int i = 0; i < calls; i++)
+        {
+            try { engine.EstimateCorrection(tiles[i % tiles.Count], new BalanceOptions()); }
+            catch (Exception e) { failures++; first ??= e.Message[..Math.Min(60, e.Message.Length)]; }
+        }
+        stop.Cancel();
+        other.Wait();
+        Console.WriteLine($"  {label,-40}{failures,3} failed, {NativeRetry.Retries - retriesBefore,3} attempts repeated, {GC.CollectionCount(0) - collectionsBefore,6} collections" +
+                          (first is null ? "" : $"  first: {first}"));
+    }
+
+    /// <summary>A second thread that loads the process as <paramref name="load"/> says, until cancelled.</summary>
+    static Task StartLoad(Load load, CancellationToken stop) => load switch
+    {
+        Load.Busy => Task.Run(() => { double x = 1; while (!stop.IsCancellationRequested) for (int k = 0; k < 100_000; k++) x = Math.Sqrt(x + k); GC.KeepAlive(x); }),
+        // 32 KB a millisecond: collections now and then, as allocations make them, not GC.Collect
+        Load.AllocateElsewhere => Task.Run(() => { byte[]? keep = null; while (!stop.IsCancellationRequested) { keep = new byte[32 << 10]; Thread.Sleep(1); } GC.KeepAlive(keep); }),
+        Load.BarrierElsewhere => Task.Run(() => { while (!stop.IsCancellationRequested) Interlocked.MemoryBarrierProcessWide(); }),
+        Load.CollectElsewhere => Task.Run(() => { while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); } }),
+        _ => Task.CompletedTask,
+    };
 
     static int Count(Action op, Load load, out string? first)
     {
         using var stop = new CancellationTokenSource();
-        var other = load switch
-        {
-            Load.Busy => Task.Run(() => { double x = 1; while (!stop.IsCancellationRequested) for (int k = 0; k < 100_000; k++) x = Math.Sqrt(x + k); GC.KeepAlive(x); }),
-            Load.CollectElsewhere => Task.Run(() => { while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); } }),
-            _ => Task.CompletedTask,
-        };
+        var other = StartLoad(load, stop.Token);
         int failures = 0;
         first = null;
         for (int i = 0; i < Ops; i++)
