@@ -71,17 +71,8 @@ static class ScalarRaceBenchmark
     static void EngineUnder(BalanceEngine engine, List<ModelTile> tiles, string label, Load load, int calls)
     {
         long retriesBefore = NativeRetry.Retries;
-        int failures = 0, collectionsBefore = GC.CollectionCount(0);
-        string? first = null;
-        using var stop = new CancellationTokenSource();
-        var other = StartLoad(load, stop.Token);
-        for (int i = 0; i < calls; i++)
-        {
-            try { engine.EstimateCorrection(tiles[i % tiles.Count], new BalanceOptions()); }
-            catch (Exception e) { failures++; first ??= e.Message[..Math.Min(60, e.Message.Length)]; }
-        }
-        stop.Cancel();
-        other.Wait();
+        int collectionsBefore = GC.CollectionCount(0);
+        int failures = Failures(calls, load, i => engine.EstimateCorrection(tiles[i % tiles.Count], new BalanceOptions()), out var first);
         Console.WriteLine($"  {label,-40}{failures,3} failed, {NativeRetry.Retries - retriesBefore,3} attempts repeated, {GC.CollectionCount(0) - collectionsBefore,6} collections" +
                           (first is null ? "" : $"  first: {first}"));
     }
@@ -97,16 +88,20 @@ static class ScalarRaceBenchmark
         _ => Task.CompletedTask,
     };
 
-    static int Count(Action op, Load load, out string? first)
+    static int Count(Action op, Load load, out string? first) =>
+        Failures(Ops, load, i => { if (load == Load.CollectOnOpThread && (i & 1) == 0) GC.Collect(); op(); }, out first);
+
+    /// <summary>Runs <paramref name="step"/> <paramref name="n"/> times under <paramref name="load"/>
+    /// and counts the steps that threw (the first message is kept).</summary>
+    static int Failures(int n, Load load, Action<int> step, out string? first)
     {
         using var stop = new CancellationTokenSource();
         var other = StartLoad(load, stop.Token);
         int failures = 0;
         first = null;
-        for (int i = 0; i < Ops; i++)
+        for (int i = 0; i < n; i++)
         {
-            if (load == Load.CollectOnOpThread && (i & 1) == 0) GC.Collect();
-            try { op(); }
+            try { step(i); }
             catch (Exception e) { failures++; first ??= e.Message[..Math.Min(60, e.Message.Length)]; }
         }
         stop.Cancel();
