@@ -32,6 +32,14 @@ static class BenchImages
         return path;
     }
 
+    /// <summary>The floor every tool pays: libvips alone loads <paramref name="input"/> and saves it
+    /// as a q 95 JPEG (metadata kept), with no processing between.</summary>
+    public static void LibvipsLoadSave(string input, string output)
+    {
+        using var img = Image.NewFromFile(input, access: Enums.Access.Sequential);
+        img.Jpegsave(output, q: 95, keep: Enums.ForeignKeep.All);
+    }
+
     public static double Median(List<double> xs)
     {
         var s = xs.Order().ToList();

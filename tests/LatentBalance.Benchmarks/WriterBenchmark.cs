@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using LatentBalance.Engine.Imaging;
-using NetVips;
 
 namespace LatentBalance.Benchmarks;
 
@@ -28,11 +27,7 @@ static class WriterBenchmark
         var identity = new Identity();
         var modes = new[] { WriterMode.Streamed, WriterMode.InMemory }
             .ToDictionary(m => m, m => new PhotoWriter(new PhotoWriterOptions { JpegQuality = 95, Mode = m }));
-        void Vips()
-        {
-            using var im = Image.NewFromFile(input, access: Enums.Access.Sequential);
-            im.Jpegsave(output, q: 95, keep: Enums.ForeignKeep.All);
-        }
+        void Vips() => BenchImages.LibvipsLoadSave(input, output);
 
         Vips(); foreach (var w in modes.Values) w.Write(source, identity, output); // warm-up
         var floor = new List<double>();
