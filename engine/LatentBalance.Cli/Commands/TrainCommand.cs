@@ -37,11 +37,15 @@ static class TrainCommand
         var quantiles = new Option<string>("--global-quantiles") { Description = "quantile levels of each latent channel fed to the global branch beside mean and std, comma-separated (empty: mean and std only)", DefaultValueFactory = _ => "" };
         var trunkGlobal = new Option<bool>("--trunk-global") { Description = "also modulate the head blocks from the trunk's output averaged over the frame" };
         var colorWeight = new Option<double>("--color-weight") { Description = "fit: weight of the colour term (a linear colour read-out of the latent, fitted on decodes and kept in the cache); 0: latent loss only", DefaultValueFactory = _ => 30.0 };
-        var stage = new Option<string>("--stage") { Description = "dataset, fit or all", DefaultValueFactory = _ => "all" };
+        var stage = new Option<string>("--stage") { Description = "dataset, fit, all (dataset then fit) or strength (fit the calibrated-strength head of a trained balancer)", DefaultValueFactory = _ => "all" };
+        var balancerDir = new Option<string?>("--balancer") { Description = "strength: the trained balancer folder to add the head to (default: the pack's)" };
+        var strengthHidden = new Option<int>("--strength-hidden") { Description = "strength: hidden width of the head", DefaultValueFactory = _ => 64 };
+        var strengthSteps = new Option<int>("--strength-steps") { Description = "strength: optimiser steps", DefaultValueFactory = _ => 3000 };
+        var strengthIdentity = new Option<double>("--strength-identity-weight") { Description = "strength: weight of the clean (leave-alone) samples against the distorted ones", DefaultValueFactory = _ => 1.0 };
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
         {
-            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, quantiles, trunkGlobal, colorWeight, stage, pack, BalanceCommand.Device,
+            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, quantiles, trunkGlobal, colorWeight, stage, balancerDir, strengthHidden, strengthSteps, strengthIdentity, pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -53,6 +57,7 @@ static class TrainCommand
                 var cacheDirs = pr.GetValue(cache)!;
                 if (cacheDirs.Length == 0) cacheDirs = [DefaultCache()];
                 var cacheDir = cacheDirs[0];
+                if (st is not ("dataset" or "fit" or "all" or "strength")) throw new ArgumentException($"--stage: '{st}' is not dataset, fit, all or strength");
                 if (st is "dataset" or "all" && cacheDirs.Length > 1) throw new ArgumentException("--cache: the dataset stage builds one cache; name one folder");
                 var sw = Stopwatch.StartNew();
                 if (st is "dataset" or "all")
@@ -94,16 +99,7 @@ static class TrainCommand
                     double? identityColorMse = null;
                     if (pr.GetValue(colorWeight) > 0)
                     {
-                        var probePath = Path.Combine(cacheDir, "color_probe.safetensors");
-                        if (File.Exists(probePath)) probe = ColorProbe.Load(probePath);
-                        else
-                        {
-                            using var store = new ModelStore();
-                            using var vae = packDir.LoadVae(store, dev, ct);
-                            using var sample = train.Clean.index_select(0, TorchSharp.torch.arange(0, Math.Min(train.Count, 1024), 4));
-                            probe = ColorProbe.Fit(vae, sample);
-                            probe.Save(probePath);
-                        }
+                        probe = LoadProbe(packDir, cacheDir, train, dev, ct);
                         identityColorMse = BalancerTrainer.IdentityColorMse(val, probe);
                         Console.Error.WriteLine($"colour probe: R2 {probe.R2:F3}; colour MSE of doing nothing on validation {identityColorMse:F5}");
                     }
@@ -137,11 +133,40 @@ static class TrainCommand
                     LossPlot.Write(Path.Combine(outDir, "loss.png"), trainer.History);
                     Console.Error.WriteLine($"trained in {fitSw.Elapsed.TotalMinutes:F1} min; validation latent MSE {valMse:F4} (doing nothing: {identityMse:F4}), loss {valLoss:F4}{(trainer.Best is { } b ? $" (best epoch, step {b.Step})" : "")}; weights in {final}");
                 }
+                if (st == "strength")
+                {
+                    using var train = LatentDatasetBuilder.Load(cacheDirs, LatentDatasetBuilder.Train);
+                    using var val = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Validation);
+                    using var probe = LoadProbe(packDir, cacheDir, train, dev, ct);
+                    var source = pr.GetValue(balancerDir) ?? Path.Combine(packDir.Directory, packDir.Manifest.Balancer);
+                    using var frozen = BalancerWeights.Load(source);
+                    using var net = new BalancerNet(frozen.Config with { StrengthHead = pr.GetValue(strengthHidden) });
+                    BalancerWeights.CopyMatching(frozen, net);
+                    var opts = new StrengthTrainOptions { Steps = pr.GetValue(strengthSteps), IdentityWeight = pr.GetValue(strengthIdentity) };
+                    var report = StrengthHeadTrainer.Train(net, train, val, probe, opts, new Progress<string>(Console.Error.WriteLine), ct);
+                    var outDir = pr.GetValue(output)!;
+                    BalancerWeights.Save(net, Path.Combine(outDir, "balancer"), new Dictionary<string, string> { ["strength_head_from"] = Path.GetFullPath(source) });
+                    File.WriteAllText(Path.Combine(outDir, "strength.json"), JsonSerializer.Serialize(new { source, caches = cacheDirs, opts.Steps, opts.IdentityWeight, report }, new JsonSerializerOptions { WriteIndented = true }));
+                    Console.Error.WriteLine($"strength head in {sw.Elapsed.TotalMinutes:F1} min; validation RMS read-out error on distorted latents: none {report.DistortedNone:F4}, balancer {report.DistortedBalancer:F4}, with the head {report.DistortedHead:F4} (best per latent {report.DistortedBestPerImage:F4}); on clean latents: balancer {report.IdentityBalancer:F4}, with the head {report.IdentityHead:F4}; mean strength {report.MeanStrengthDistorted:F2} distorted, {report.MeanStrengthIdentity:F2} clean; weights in {Path.Combine(outDir, "balancer")}");
+                }
                 return Task.FromResult(0);
             }
             catch (Exception e) { CliErrors.Print(e); return Task.FromResult(1); }
         });
         return cmd;
+    }
+
+    /// <summary>The cache's colour read-out, fitted on decodes of its clean training latents the first time.</summary>
+    static ColorProbe LoadProbe(ModelPack packDir, string cacheDir, LatentPairs train, TorchSharp.torch.Device dev, CancellationToken ct)
+    {
+        var probePath = Path.Combine(cacheDir, "color_probe.safetensors");
+        if (File.Exists(probePath)) return ColorProbe.Load(probePath);
+        using var store = new ModelStore();
+        using var vae = packDir.LoadVae(store, dev, ct);
+        using var sample = train.Clean.index_select(0, TorchSharp.torch.arange(0, Math.Min(train.Count, 1024), 4));
+        var probe = ColorProbe.Fit(vae, sample);
+        probe.Save(probePath);
+        return probe;
     }
 
     static float[] ParseLevels(string text) =>

@@ -50,6 +50,17 @@ public sealed record BalancerConfig
     /// frame, not only on the input statistics.</summary>
     [JsonPropertyName("trunk_global")] public bool TrunkGlobal { get; init; }
 
+    /// <summary>Hidden width of the calibrated-strength head (0: none, the shape of packs before v3).
+    /// The head reads the input latent's per-channel mean and std and the predicted correction's
+    /// per-channel mean and RMS, and predicts how far along the correction to go for this photo:
+    /// 0 leaves it, 1 is the balancer's own mean, above 1 undoes its hedging (up to
+    /// <see cref="StrengthMax"/>). Trained after the balancer, with the balancer frozen
+    /// (<c>latentbalance train --stage strength</c>).</summary>
+    [JsonPropertyName("strength_head")] public int StrengthHead { get; init; }
+
+    /// <summary>Largest strength the head can predict.</summary>
+    [JsonPropertyName("strength_max")] public float StrengthMax { get; init; } = 2f;
+
     /// <summary>Lower and upper clamp of the predicted log-variance.</summary>
     [JsonPropertyName("logvar_min")] public float LogVarMin { get; init; } = -10f;
     [JsonPropertyName("logvar_max")] public float LogVarMax { get; init; } = 4f;
@@ -84,6 +95,8 @@ public sealed record BalancerConfig
         if (AttentionHeads < 1 || Width % AttentionHeads != 0) throw new FormatException($"{nameForErrors}: width {Width} is not divisible by attention_heads {AttentionHeads}");
         foreach (var q in GlobalQuantiles)
             if (!(q >= 0 && q <= 1)) throw new FormatException($"{nameForErrors}: global_quantiles level {q} is not in 0..1");
+        if (StrengthHead < 0 || StrengthHead > 4096) throw new FormatException($"{nameForErrors}: strength_head {StrengthHead} out of range (0: none)");
+        if (!(StrengthMax > 0 && StrengthMax <= 8)) throw new FormatException($"{nameForErrors}: strength_max {StrengthMax} is not in (0, 8]");
         if (TrunkGlobal && HeadBlocks == 0) throw new FormatException($"{nameForErrors}: trunk_global needs head_blocks > 0");
         foreach (var a in AttentionAfter)
             if (a < 0 || a >= NumBlocks) throw new FormatException($"{nameForErrors}: attention_after index {a} is not a block index");

@@ -30,6 +30,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
     readonly Linear? trunk_global;
     readonly InstanceNorm2d norm_out;
     readonly Conv2d conv_out;
+    readonly StrengthHead? strength;
 
     public BalancerNet(BalancerConfig config) : base("BalancerNet")
     {
@@ -57,6 +58,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         if (config.TrunkGlobal) trunk_global = nn.Linear(w, config.HeadBlocks * 2 * w * config.HeadExpansion);
         norm_out = nn.InstanceNorm2d(w, affine: true);
         conv_out = nn.Conv2d(w, 2 * c, 3, padding: 1);
+        if (config.StrengthHead > 0) strength = new StrengthHead(4 * c, config.StrengthHead, config.StrengthMax);
         RegisterComponents();
         using (no_grad())
         {
@@ -113,13 +115,72 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         return cat(parts, 1);
     }
 
-    /// <summary>Balanced latent: the predicted mean, without gradients.</summary>
-    public Tensor Balance(Tensor z)
+    /// <summary>Balanced latent without gradients: the predicted mean, or with a strength head
+    /// z + strength * (mean - z) at the strength the head predicts for each latent.</summary>
+    public Tensor Balance(Tensor z) => BalanceWithStrength(z).Balanced;
+
+    /// <summary><see cref="Balance"/> and the strength used per latent ([N]; ones without a head).</summary>
+    public (Tensor Balanced, Tensor Strength) BalanceWithStrength(Tensor z)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope();
         var (mean, logVar) = forward(z);
-        logVar.Dispose();
-        return mean;
+        var s = strength is null ? ones(z.shape[0], device: z.device) : strength.forward(StrengthFeatures(z, mean));
+        var balanced = strength is null ? mean : z + s.view(-1, 1, 1, 1) * (mean - z);
+        return (balanced.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The strength head's input for latents [N, C, h, w] and their predicted means:
+    /// per channel the input's mean and std and the correction's mean and RMS, [N, 4C].</summary>
+    public static Tensor StrengthFeatures(Tensor z, Tensor mean)
+    {
+        using var scope = NewDisposeScope();
+        var d = mean - z;
+        return cat([z.mean([2, 3]), z.std([2, 3], unbiased: false), d.mean([2, 3]), d.square().mean([2, 3]).sqrt()], 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The strength head (null without one): what <c>train --stage strength</c> fits.</summary>
+    public StrengthHead? Strength => strength;
+
+    /// <summary>
+    /// Calibrated strength: an MLP from <see cref="StrengthFeatures"/> (standardised by fixed
+    /// buffers set from the training features) to strength_max * sigmoid(.). The last layer starts
+    /// at zero, so an untrained head gives strength_max / 2 (1 with the default).
+    /// </summary>
+    public sealed class StrengthHead : nn.Module<Tensor, Tensor>
+    {
+        readonly Linear fc1, fc2, fc3;
+        readonly Tensor feature_mean, feature_std;
+        readonly float max;
+
+        public StrengthHead(int features, int hidden, float max) : base("StrengthHead")
+        {
+            this.max = max;
+            fc1 = nn.Linear(features, hidden);
+            fc2 = nn.Linear(hidden, hidden);
+            fc3 = nn.Linear(hidden, 1);
+            feature_mean = zeros(features);
+            feature_std = ones(features);
+            RegisterComponents();
+            using (no_grad()) { fc3.weight!.zero_(); fc3.bias!.zero_(); }
+        }
+
+        /// <summary>Sets the standardisation from features [N, F] of the training set.</summary>
+        public void SetStandardisation(Tensor features)
+        {
+            using var _ = no_grad();
+            feature_mean.copy_(features.mean([0]));
+            feature_std.copy_(features.std([0]).clamp_min(1e-6));
+        }
+
+        /// <param name="features">[N, F].</param>
+        /// <returns>[N] strengths in (0, max).</returns>
+        public override Tensor forward(Tensor features)
+        {
+            var x = (features - feature_mean) / feature_std;
+            var h = F.silu(fc2.forward(F.silu(fc1.forward(x))));
+            return max * sigmoid(fc3.forward(h).squeeze(1));
+        }
     }
 
     /// <summary>Residual block: norm, modulate, SiLU, conv, twice, plus the skip.</summary>

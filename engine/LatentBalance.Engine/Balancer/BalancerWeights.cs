@@ -38,6 +38,16 @@ public static class BalancerWeights
         return net;
     }
 
+    /// <summary>Copies every parameter and buffer of <paramref name="from"/> that <paramref name="to"/>
+    /// has with the same name and shape (e.g. a trained balancer into the same shape with a new head).</summary>
+    public static void CopyMatching(BalancerNet from, BalancerNet to)
+    {
+        var src = from.state_dict();
+        using var _ = no_grad();
+        foreach (var (k, t) in to.state_dict())
+            if (src.TryGetValue(k, out var s) && s.shape.SequenceEqual(t.shape)) t.copy_(s);
+    }
+
     /// <summary>Strict load: every parameter and buffer must be present with its shape, and nothing else.</summary>
     public static void LoadInto(nn.Module net, Dictionary<string, Tensor> weights, string nameForErrors)
     {

@@ -50,17 +50,19 @@ public sealed class BalanceEngine : IDisposable
     }
 
     /// <summary>The correction for a tile as a LUT (steps 2-6a), iterating the method on its own output.</summary>
+    /// <param name="strengths">Receives the balancer's own strength per iteration (its strength head's, else 1).</param>
     public Lut3D EstimateCorrection(ModelTile tile, BalanceOptions options, Dictionary<string, double>? timings = null,
-        IProgress<BalanceProgress>? progress = null, CancellationToken cancel = default)
+        IProgress<BalanceProgress>? progress = null, CancellationToken cancel = default, List<double>? strengths = null)
     {
         options.Validate();
         lock (_modelLock)
-            return NativeRetry.Run(() => Estimate(tile, options, timings, progress, cancel));
+            return NativeRetry.Run(() => Estimate(tile, options, timings, progress, cancel, strengths),
+                beforeRetry: () => strengths?.Clear());
     }
 
     /// <summary>One attempt at <see cref="EstimateCorrection"/> (a pure function of the tile and options).</summary>
     Lut3D Estimate(ModelTile tile, BalanceOptions options, Dictionary<string, double>? timings,
-        IProgress<BalanceProgress>? progress, CancellationToken cancel)
+        IProgress<BalanceProgress>? progress, CancellationToken cancel, List<double>? strengths)
     {
         using var scope = NewDisposeScope();
         var x = tile.ToTensor(Device);
@@ -70,7 +72,7 @@ public sealed class BalanceEngine : IDisposable
         {
             cancel.ThrowIfCancellationRequested();
             progress?.Report(new BalanceProgress($"iteration {it + 1}/{options.Iterations}", 0.1 + 0.6 * it / options.Iterations));
-            var mlp = _estimator.Estimate(x, mask, options.Fit, (stage, ms) => Add(timings, stage, ms));
+            var mlp = _estimator.Estimate(x, mask, options.Fit, (stage, ms) => Add(timings, stage, ms), s => strengths?.Add(s));
             maps.Add(mlp);
             if (it + 1 < options.Iterations)
                 using (no_grad())

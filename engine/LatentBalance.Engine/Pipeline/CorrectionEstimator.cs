@@ -15,14 +15,16 @@ public sealed class CorrectionEstimator(IVae vae, BalancerNet balancer)
 {
     /// <param name="tile">[1, 3, S, S] in [0, 1] on the models' device.</param>
     /// <param name="mask">[S, S] bool.</param>
-    public ColorMapMlp Estimate(Tensor tile, Tensor mask, ColorMapFitOptions fit, Action<string, double>? timing = null)
+    /// <param name="strength">Receives the strength the balancer applied (its strength head's, else 1).</param>
+    public ColorMapMlp Estimate(Tensor tile, Tensor mask, ColorMapFitOptions fit, Action<string, double>? timing = null, Action<double>? strength = null)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var t0 = Stopwatch.GetTimestamp();
         var z = vae.Encode(tile);
         timing?.Invoke("encode", Ms(ref t0));
-        var zBalanced = balancer.Balance(z);
+        var (zBalanced, s) = balancer.BalanceWithStrength(z);
+        strength?.Invoke(s[0].item<float>());
         timing?.Invoke("balance", Ms(ref t0));
         return FitBetween(z, zBalanced, mask, fit, timing);
     }

@@ -20,8 +20,14 @@ public sealed record EvalOptions
     /// <summary>How many of the cases also run with <see cref="CompareIterations"/> iterations.</summary>
     public int IterationCases { get; init; } = 40;
     public int CompareIterations { get; init; } = 3;
-    /// <summary>How many clean (undistorted) photos are balanced to check the method leaves them alone.</summary>
-    public int CleanCases { get; init; } = 80;
+    /// <summary>How many clean (undistorted) validation photos are balanced to check the method leaves
+    /// them alone (default: all of them).</summary>
+    public int CleanCases { get; init; } = int.MaxValue;
+    /// <summary>Share of the clean photos in the "scene colour" subset: those with the strongest mean
+    /// chroma or the warmest/coolest grey-world white point, which must keep their colour.</summary>
+    public double SceneColorShare { get; init; } = 0.2;
+    /// <summary>Strengths (multiplying the pack's own) at which the strength curve is measured.</summary>
+    public double[] CurveStrengths { get; init; } = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5];
     public int Seed { get; init; } = 777_000;
     public string? ContactSheetPath { get; init; }
     /// <summary>Also score the method with a perfect balancer (the clean photo's own latent as the
@@ -29,10 +35,17 @@ public sealed record EvalOptions
     public bool Oracle { get; init; }
 }
 
-/// <summary>Summary of one method over the evaluation cases.</summary>
-public sealed record MethodScore(string Method, int Cases, double MeanDe, double MedianDe, double P90De, double MeanPsnr);
+/// <summary>Summary of one method over the evaluation cases: CIEDE2000 to the clean photo, PSNR, and
+/// the mean signed shift (result - clean) of L*, a* and b* (a bias shows here, noise does not).</summary>
+public sealed record MethodScore(string Method, int Cases, double MeanDe, double MedianDe, double P90De, double MeanPsnr,
+    double ShiftL = 0, double ShiftA = 0, double ShiftB = 0);
 
-public sealed record EvalReport(IReadOnlyList<MethodScore> Distorted, MethodScore? Iterations1, MethodScore? IterationsN, int IterationsN_Count, MethodScore? CleanMovement, double Seconds);
+/// <summary>One point of the strength curve: the user's strength (times the pack's own), the mean
+/// CIEDE2000 left on the distorted photos and the mean movement of the clean ones.</summary>
+public sealed record CurvePoint(double Strength, double DistortedDe, double CleanMoved);
+
+public sealed record EvalReport(IReadOnlyList<MethodScore> Distorted, MethodScore? Iterations1, MethodScore? IterationsN, int IterationsN_Count, MethodScore? CleanMovement, double Seconds,
+    MethodScore? SceneColorMovement = null, MethodScore? CleanMovementN = null, IReadOnlyList<CurvePoint>? Curve = null, double? MeanPackStrengthDistorted = null, double? MeanPackStrengthClean = null, string? Pack = null);
 
 /// <summary>
 /// <c>latentbalance eval</c>: the validation photos (never seen in training), distorted with
@@ -55,8 +68,12 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
             luts.AddRange(DataSplit.Luts(options.LutsDir).Validation.Select(CubeFile.Read));
         var generator = new DistortionGenerator(new DistortionOptions { Luts = luts });
 
-        var scores = new Dictionary<string, List<(DeltaEStats De, double Psnr)>> { ["none"] = [], ["grey-world"] = [], ["latent"] = [] };
+        var scores = new Dictionary<string, List<Score>> { ["none"] = [], ["grey-world"] = [], ["latent"] = [] };
         if (options.Oracle) scores["oracle (clean latent)"] = [];
+        var curveDistorted = options.CurveStrengths.Select(_ => new List<double>()).ToArray();
+        var curveClean = options.CurveStrengths.Select(_ => new List<double>()).ToArray();
+        var packStrengthDistorted = new List<double>();
+        var packStrengthClean = new List<double>();
         var cases = new List<Case>();
         int n = 0;
         foreach (var photo in valPhotos)
@@ -67,11 +84,13 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
                 var clean = LoadPhoto(photo);
                 var (distorted, recipe) = generator.Distort(clean, options.Seed + n++);
                 var grey = GreyWorld.Apply(distorted, GreyWorld.Gains(distorted));
-                var balanced = Balance(distorted, 1);
-                Score(scores["none"], distorted, clean);
-                Score(scores["grey-world"], grey, clean);
-                var de = Score(scores["latent"], balanced, clean);
-                if (options.Oracle) Score(scores["oracle (clean latent)"], BalanceToClean(distorted, clean), clean);
+                var lut = Correction(distorted, 1, packStrengthDistorted);
+                var balanced = Apply(lut, distorted);
+                Add(scores["none"], distorted, clean);
+                Add(scores["grey-world"], grey, clean);
+                var de = Add(scores["latent"], balanced, clean).De.Mean;
+                if (options.Oracle) Add(scores["oracle (clean latent)"], BalanceToClean(distorted, clean), clean);
+                Curve(curveDistorted, lut, distorted, clean);
                 cases.Add(new Case($"{Path.GetFileName(photo)} {recipe}", clean.MoveToOuterDisposeScope(), distorted.MoveToOuterDisposeScope(), balanced.MoveToOuterDisposeScope(), de));
                 if (n % 10 == 0) log?.Report($"eval {n}/{valPhotos.Count * options.Variants}: latent mean dE00 so far {scores["latent"].Average(s => s.De.Mean):F2} (none {scores["none"].Average(s => s.De.Mean):F2}, grey-world {scores["grey-world"].Average(s => s.De.Mean):F2})");
             }
@@ -81,43 +100,103 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         MethodScore? it1 = null, itN = null;
         if (options.IterationCases > 0 && options.CompareIterations > 1)
         {
-            var one = new List<(DeltaEStats, double)>();
-            var many = new List<(DeltaEStats, double)>();
+            var one = new List<Score>();
+            var many = new List<Score>();
             foreach (var c in cases.Take(options.IterationCases))
             {
                 using var scope = NewDisposeScope();
-                Score(one, c.Balanced, c.Clean);
-                Score(many, Balance(c.Distorted, options.CompareIterations), c.Clean);
+                Add(one, c.Balanced, c.Clean);
+                Add(many, Balance(c.Distorted, options.CompareIterations), c.Clean);
             }
             it1 = Summarise("latent, 1 iteration", one);
             itN = Summarise($"latent, {options.CompareIterations} iterations", many);
             log?.Report($"iterations: 1 -> {it1.MeanDe:F2}, {options.CompareIterations} -> {itN.MeanDe:F2}");
         }
 
-        // clean photos must not be harmed
-        MethodScore? cleanMove = null;
+        // clean photos must not be harmed, above all those whose colour is the scene's own
+        MethodScore? cleanMove = null, sceneMove = null, cleanMoveN = null;
         if (options.CleanCases > 0)
         {
-            var moved = new List<(DeltaEStats, double)>();
+            var moved = new List<(Score Score, double Chroma, double WhiteB)>();
+            var movedN = new List<Score>();
             foreach (var photo in valPhotos.Take(options.CleanCases))
             {
+                cancel.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var clean = LoadPhoto(photo);
-                Score(moved, Balance(clean, 1), clean);
+                var lut = Correction(clean, 1, packStrengthClean);
+                var score = Measure(Apply(lut, clean), clean);
+                var (chroma, whiteB) = SceneColour(clean);
+                moved.Add((score, chroma, whiteB));
+                Curve(curveClean, lut, clean, clean);
+                if (movedN.Count < options.IterationCases && options.CompareIterations > 1)
+                    movedN.Add(Measure(Balance(clean, options.CompareIterations), clean));
             }
-            cleanMove = Summarise("latent on clean photos (movement)", moved);
-            log?.Report($"clean photos moved by mean dE00 {cleanMove.MeanDe:F2}");
+            cleanMove = Summarise("latent on clean photos (movement)", moved.Select(m => m.Score).ToList());
+            sceneMove = Summarise("latent on scene-colour clean photos (movement)", SceneColourSubset(moved.Select(m => (m.Chroma, m.WhiteB)).ToList())
+                .Select(i => moved[i].Score).ToList());
+            if (movedN.Count > 0) cleanMoveN = Summarise($"latent on clean photos, {options.CompareIterations} iterations (movement)", movedN);
+            log?.Report($"clean photos moved by mean dE00 {cleanMove.MeanDe:F2} (scene colour: {sceneMove.MeanDe:F2}; shift L* {cleanMove.ShiftL:+0.00;-0.00} a* {cleanMove.ShiftA:+0.00;-0.00} b* {cleanMove.ShiftB:+0.00;-0.00})");
         }
+        List<CurvePoint>? curve = null;
+        if (cases.Count > 0 && curveClean[0].Count > 0)
+            curve = options.CurveStrengths.Select((st, i) => new CurvePoint(st, curveDistorted[i].Average(), curveClean[i].Average())).ToList();
 
         if (options.ContactSheetPath != null && cases.Count > 0)
             WriteContactSheet(options.ContactSheetPath, cases);
         foreach (var c in cases) { c.Clean.Dispose(); c.Distorted.Dispose(); c.Balanced.Dispose(); }
-        return new EvalReport(table, it1, itN, Math.Min(options.IterationCases, cases.Count), cleanMove, sw.Elapsed.TotalSeconds);
+        return new EvalReport(table, it1, itN, Math.Min(options.IterationCases, cases.Count), cleanMove, sw.Elapsed.TotalSeconds,
+            sceneMove, cleanMoveN, curve, packStrengthDistorted.Count > 0 ? packStrengthDistorted.Average() : null,
+            packStrengthClean.Count > 0 ? packStrengthClean.Average() : null, engine.PackName);
+    }
+
+    /// <summary>The mean chroma C*ab of a photo and the b* of its grey-world white (the mean colour).</summary>
+    static (double Chroma, double WhiteB) SceneColour(Tensor srgb)
+    {
+        using var scope = NewDisposeScope();
+        var lab = ColorSpaces.SrgbToLab(srgb.to(ScalarType.Float64)).reshape(3, -1);
+        var chroma = (lab[1].square() + lab[2].square()).sqrt().mean().item<double>();
+        return (chroma, lab[2].mean().item<double>());
+    }
+
+    /// <summary>Indices of the "scene colour" photos: the <see cref="EvalOptions.SceneColorShare"/>
+    /// with the highest rank in either mean chroma or |white-point b*| (warmest or coolest).</summary>
+    List<int> SceneColourSubset(IReadOnlyList<(double Chroma, double WhiteB)> photos)
+    {
+        int count = (int)Math.Ceiling(photos.Count * options.SceneColorShare);
+        var byChroma = Enumerable.Range(0, photos.Count).OrderByDescending(i => photos[i].Chroma).ToList();
+        var byWhite = Enumerable.Range(0, photos.Count).OrderByDescending(i => Math.Abs(photos[i].WhiteB)).ToList();
+        var rank = new int[photos.Count];
+        for (int r = 0; r < photos.Count; r++) rank[byChroma[r]] = r;
+        for (int r = 0; r < photos.Count; r++) rank[byWhite[r]] = Math.Min(rank[byWhite[r]], r);
+        return Enumerable.Range(0, photos.Count).OrderBy(i => rank[i]).ThenBy(i => i).Take(count).ToList();
+    }
+
+    /// <summary>Adds the mean CIEDE2000 of the LUT applied at each curve strength (times the pack's
+    /// own), measured at half size (2x2 means) to keep seven strengths affordable.</summary>
+    void Curve(List<double>[] into, Lut3D lut, Tensor input, Tensor clean)
+    {
+        using var scope = NewDisposeScope();
+        var x = nn.functional.avg_pool2d(input.unsqueeze(0), 2)[0];
+        var c = nn.functional.avg_pool2d(clean.unsqueeze(0), 2)[0];
+        var full = Apply(lut, x);
+        for (int i = 0; i < options.CurveStrengths.Length; i++)
+        {
+            var y = (x + options.CurveStrengths[i] * (full - x)).clamp(0, 1);
+            into[i].Add(NativeRetry.Run(() => Ciede2000.Mean(y, c)));
+        }
     }
 
     /// <summary>The latent balance of an in-memory sRGB image [3, H, W]: tile, correction LUT, applied at full size.</summary>
-    Tensor Balance(Tensor srgb, int iterations)
-        => Apply(engine.EstimateCorrection(Tile(srgb), new BalanceOptions { Iterations = iterations }), srgb);
+    Tensor Balance(Tensor srgb, int iterations) => Apply(Correction(srgb, iterations), srgb);
+
+    Lut3D Correction(Tensor srgb, int iterations, List<double>? packStrengths = null)
+    {
+        var strengths = new List<double>();
+        var lut = engine.EstimateCorrection(Tile(srgb), new BalanceOptions { Iterations = iterations }, strengths: strengths);
+        if (strengths.Count > 0) packStrengths?.Add(strengths[0]);
+        return lut;
+    }
 
     /// <summary>Steps 1-6 with the clean photo's latent in place of the balancer's output.</summary>
     Tensor BalanceToClean(Tensor distorted, Tensor clean)
@@ -144,15 +223,26 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
 
     static Tensor Apply(Lut3D lut, Tensor srgb) => LutTransform.ApplyToTensor(lut, srgb.unsqueeze(0))[0].clamp(0, 1);
 
-    static double Score(List<(DeltaEStats De, double Psnr)> into, Tensor result, Tensor clean)
+    readonly record struct Score(DeltaEStats De, double Psnr, double L, double A, double B);
+
+    static Score Add(List<Score> into, Tensor result, Tensor clean)
     {
-        var (de, psnr) = NativeRetry.Run(() => (Ciede2000.Stats(result, clean), ImageMetrics.Psnr(result, clean)));
-        into.Add((de, psnr));
-        return de.Mean;
+        var s = Measure(result, clean);
+        into.Add(s);
+        return s;
     }
 
-    static MethodScore Summarise(string method, List<(DeltaEStats De, double Psnr)> s) =>
-        new(method, s.Count, s.Average(x => x.De.Mean), s.Average(x => x.De.Median), s.Average(x => x.De.P90), s.Average(x => Math.Min(x.Psnr, 100)));
+    /// <summary>CIEDE2000 and PSNR to the clean photo, and the mean signed Lab shift result - clean.</summary>
+    static Score Measure(Tensor result, Tensor clean) => NativeRetry.Run(() =>
+    {
+        using var scope = NewDisposeScope();
+        var shift = (ColorSpaces.SrgbToLab(result.to(ScalarType.Float64)) - ColorSpaces.SrgbToLab(clean.to(ScalarType.Float64))).reshape(3, -1).mean([1]).data<double>().ToArray();
+        return new Score(Ciede2000.Stats(result, clean), ImageMetrics.Psnr(result, clean), shift[0], shift[1], shift[2]);
+    });
+
+    static MethodScore Summarise(string method, List<Score> s) =>
+        new(method, s.Count, s.Average(x => x.De.Mean), s.Average(x => x.De.Median), s.Average(x => x.De.P90), s.Average(x => Math.Min(x.Psnr, 100)),
+            s.Average(x => x.L), s.Average(x => x.A), s.Average(x => x.B));
 
     public static Tensor LoadPhoto(string path)
     {

@@ -46,8 +46,10 @@ public sealed record DistortionOptions
     };
 
     // --- white balance (linear light, Bradford von Kries) ---
-    /// <summary>Warm casts (half of the draws): +mired from 6500 K (153.8 mired); 190 mired is about 2900 K (tungsten).</summary>
-    public ValueRange WhiteBalanceWarmMired { get; init; } = new(10, 190);
+    /// <summary>Warm casts (half of the draws): +mired from 6500 K (153.8 mired); 110 mired is about 3800 K.
+    /// The range matches the cool one so that the prior shifts b* by about as much either way (it was
+    /// 10-190, which made the average training cast warm and taught the balancer to cool every photo).</summary>
+    public ValueRange WhiteBalanceWarmMired { get; init; } = new(10, 110);
     /// <summary>Cool casts (the other half): -mired from 6500 K; 100 mired is about 18600 K (shade / blue sky).</summary>
     public ValueRange WhiteBalanceCoolMired { get; init; } = new(10, 100);
     /// <summary>Green(+)/magenta(-) tint as Duv in CIE 1960 uv, uniform in the range.</summary>
