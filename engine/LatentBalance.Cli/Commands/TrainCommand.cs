@@ -38,7 +38,7 @@ static class TrainCommand
         var trunkGlobal = new Option<bool>("--trunk-global") { Description = "also modulate the head blocks from the trunk's output averaged over the frame" };
         var colorWeight = new Option<double>("--color-weight") { Description = "fit: weight of the colour term (a linear colour read-out of the latent, fitted on decodes and kept in the cache); 0: latent loss only", DefaultValueFactory = _ => 30.0 };
         var stage = new Option<string>("--stage") { Description = "dataset, fit, all (dataset then fit) or strength (fit the calibrated-strength head of a trained balancer)", DefaultValueFactory = _ => "all" };
-        var balancerDir = new Option<string?>("--balancer") { Description = "strength: the trained balancer folder to add the head to (default: the pack's)" };
+        var balancerDir = new Option<string?>("--balancer") { Description = "strength: the trained balancer folder to add the head to (default: the pack's); fit: start from it (a fine-tune) unless a checkpoint resumes" };
         var strengthHidden = new Option<int>("--strength-hidden") { Description = "strength: hidden width of the head", DefaultValueFactory = _ => 64 };
         var strengthSteps = new Option<int>("--strength-steps") { Description = "strength: optimiser steps", DefaultValueFactory = _ => 3000 };
         var strengthIdentity = new Option<double>("--strength-identity-weight") { Description = "strength: weight of the clean (leave-alone) samples against the distorted ones", DefaultValueFactory = _ => 1.0 };
@@ -108,7 +108,7 @@ static class TrainCommand
                     var opts = new TrainOptions
                     {
                         Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
-                        MaxSteps = pr.GetValue(maxSteps), IdentityFraction = pr.GetValue(identity), ColorProbe = probe, ColorWeight = pr.GetValue(colorWeight), MaxMinutes = pr.GetValue(maxMinutes), CheckpointDir = Path.Combine(outDir, "checkpoints"),
+                        MaxSteps = pr.GetValue(maxSteps), IdentityFraction = pr.GetValue(identity), ColorProbe = probe, ColorWeight = pr.GetValue(colorWeight), InitFrom = pr.GetValue(balancerDir), MaxMinutes = pr.GetValue(maxMinutes), CheckpointDir = Path.Combine(outDir, "checkpoints"),
                     };
                     Console.Error.WriteLine($"training on {train.Count} pairs ({val.Count} validation), {opts.Epochs} epochs of {train.Count / opts.BatchSize} steps");
                     var fitSw = Stopwatch.StartNew();

@@ -36,6 +36,9 @@ public sealed record TrainOptions
     public ColorProbe? ColorProbe { get; init; }
     /// <summary>Weight of the colour term (squared error of the read-out colours) added to the loss; needs <see cref="ColorProbe"/>.</summary>
     public double ColorWeight { get; init; }
+    /// <summary>A trained balancer folder to start from (a fine-tune) when there is no checkpoint to
+    /// resume; its config must be the one asked for.</summary>
+    public string? InitFrom { get; init; }
 }
 
 /// <summary>One point of the loss history.</summary>
@@ -75,6 +78,13 @@ public sealed class BalancerTrainer
         {
             startStep = state.Step;
             History.AddRange(state.History);
+        }
+        else if (options.InitFrom != null)
+        {
+            using var init = BalancerWeights.Load(options.InitFrom);
+            if (init.Config.ToJson() != config.ToJson())
+                throw new ArgumentException($"{options.InitFrom}: its balancer config differs from the one asked for (width, blocks, head blocks and options must match)");
+            BalancerWeights.CopyMatching(init, net);
         }
         net.train();
         var opt = optim.Adam(net.parameters(), options.LearningRate);

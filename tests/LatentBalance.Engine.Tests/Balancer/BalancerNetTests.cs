@@ -14,6 +14,7 @@ public class BalancerNetTests
         "plain" => Small,
         "head" => Small with { HeadBlocks = 2 },
         "global" => Small with { HeadBlocks = 2, GlobalQuantiles = [0.05f, 0.5f, 0.95f], TrunkGlobal = true },
+        "strength" => Small with { HeadBlocks = 2, StrengthHead = 8 },
         _ => throw new ArgumentException(name),
     };
 
@@ -21,6 +22,7 @@ public class BalancerNetTests
     [InlineData("plain")]
     [InlineData("head")]
     [InlineData("global")]
+    [InlineData("strength")]
     public void UntrainedBalancerIsTheIdentityAndPredictsAVariance(string shape)
     {
         manual_seed(1);
@@ -64,6 +66,7 @@ public class BalancerNetTests
     [InlineData("plain")]
     [InlineData("head")]
     [InlineData("global")]
+    [InlineData("strength")]
     public void SaveAndLoadGiveTheSameNetwork(string shape)
     {
         manual_seed(3);
@@ -101,12 +104,56 @@ public class BalancerNetTests
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": -1}", "x.json"));
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": 2, \"global_quantiles\": [0.5, 1.5]}", "x.json"));
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": 0, \"trunk_global\": true}", "x.json"));
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_head\": -1}", "x.json"));
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_head\": 8, \"strength_max\": 0}", "x.json"));
         // a config written before head blocks existed still reads, as the architecture it described
         var old = BalancerConfig.FromJson("{\"width\": 64}", "x.json");
         Assert.Equal(0, old.HeadBlocks);
         Assert.Empty(old.GlobalQuantiles);
         Assert.False(old.TrunkGlobal);
+        Assert.Equal(0, old.StrengthHead);
         var e = Assert.Throws<FormatException>(() => BalancerConfig.FromJson("not json", "x.json"));
         Assert.Contains("x.json", e.Message);
+    }
+
+    [Fact]
+    public void TheStrengthHeadScalesTheCorrectionPerLatent()
+    {
+        manual_seed(4);
+        using var net = new BalancerNet(Shape("strength"));
+        using (no_grad()) foreach (var (name, p) in net.named_parameters()) if (!name.StartsWith("strength.")) p.add_(randn_like(p) * 0.05);
+        net.eval();
+        var z = randn(3, 8, 28, 28);
+        var (mean, _) = net.forward(z);
+        // the head's standardisation is part of the weights file
+        Assert.Contains("strength.feature_mean", net.state_dict().Keys);
+        Assert.Contains("strength.feature_std", net.state_dict().Keys);
+        // untrained head: strength_max * sigmoid(0) = 1, the balancer's own mean
+        var (b1, s1) = net.BalanceWithStrength(z);
+        Assert.Equal([1f, 1f, 1f], s1.data<float>().ToArray());
+        Assert.True((b1 - mean).abs().max().item<float>() < 1e-6f);
+        Assert.True((mean - z).abs().max().item<float>() > 1e-3f, "the perturbed balancer should correct something");
+        // a head that says "leave it" (strength near 0) gives back the input; one that says 1.5 goes past the mean
+        var head = net.Strength!;
+        var bias = head.named_parameters().Single(p => p.name == "fc3.bias").parameter;
+        using (no_grad()) bias.fill_(-20f);
+        Assert.True((net.Balance(z) - z).abs().max().item<float>() < 1e-4f);
+        using (no_grad()) bias.fill_((float)Math.Log(3));   // 2 * sigmoid(ln 3) = 1.5
+        var (b15, s15) = net.BalanceWithStrength(z);
+        Assert.All(s15.data<float>().ToArray(), v => Assert.Equal(1.5f, v, 4));
+        Assert.True((b15 - (z + 1.5 * (mean - z))).abs().max().item<float>() < 1e-4f);
+    }
+
+    [Fact]
+    public void AHeadIsAddedToATrainedBalancerWithoutChangingIt()
+    {
+        manual_seed(5);
+        using var trained = new BalancerNet(Shape("head"));
+        using (no_grad()) foreach (var p in trained.parameters()) p.add_(randn_like(p) * 0.05);
+        using var withHead = new BalancerNet(trained.Config with { StrengthHead = 8 });
+        BalancerWeights.CopyMatching(trained, withHead);
+        trained.eval(); withHead.eval();
+        var z = randn(2, 8, 28, 28);
+        Assert.True((trained.Balance(z) - withHead.Balance(z)).abs().max().item<float>() < 1e-6f);
     }
 }

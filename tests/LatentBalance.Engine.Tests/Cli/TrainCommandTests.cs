@@ -55,18 +55,53 @@ public class TrainCommandTests
             Assert.True(config.RootElement.GetProperty("trunk_global").GetBoolean());
         }
 
+        // the calibrated-strength head, fitted on the trained balancer (frozen) from the same caches
+        var strengthRun = Path.Combine(dir, "strength");
+        r = CliRunner.Run(null, "train", "--stage", "strength", "--cache", a, "--cache", b, "--balancer", Path.Combine(run, "balancer"),
+            "--out", strengthRun, "--strength-hidden", "8", "--strength-steps", "600");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("mean strength", r.Stderr);
+        using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(strengthRun, "balancer", "balancer.json"))))
+        {
+            Assert.Equal(8, config.RootElement.GetProperty("strength_head").GetInt32());
+            Assert.Equal(2, config.RootElement.GetProperty("head_blocks").GetInt32());
+        }
+        using (var sr = JsonDocument.Parse(File.ReadAllText(Path.Combine(strengthRun, "strength.json"))))
+        {
+            var rep = sr.RootElement.GetProperty("report");
+            // on clean latents (nothing to correct) the head holds the correction back below the balancer's own
+            Assert.True(rep.GetProperty("IdentityHead").GetDouble() < rep.GetProperty("IdentityBalancer").GetDouble(), sr.RootElement.ToString());
+            Assert.True(rep.GetProperty("MeanStrengthIdentity").GetDouble() < 1, sr.RootElement.ToString());
+        }
+        r = CliRunner.Run(null, "train", "--stage", "strenght", "--cache", a, "--out", strengthRun);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--stage: 'strenght'", r.Stderr);
+
         var pack = Path.Combine(dir, "pack");
         Directory.CreateDirectory(pack);
         File.Copy(Path.Combine(TestPack.Directory, "pack.json"), Path.Combine(pack, "pack.json"));
         Directory.CreateDirectory(Path.Combine(pack, "balancer"));
         foreach (var f in new[] { "balancer.json", "balancer.safetensors" })
-            File.Copy(Path.Combine(run, "balancer", f), Path.Combine(pack, "balancer", f));
+            File.Copy(Path.Combine(strengthRun, "balancer", f), Path.Combine(pack, "balancer", f));
         var json = Path.Combine(dir, "eval.json");
+        var curve = Path.Combine(dir, "curve.png");
         r = CliRunner.Run(null, "eval", "--pack", pack, "--photos", TestPaths.Photos, "--luts", TestPaths.ArtisticLuts,
-            "--max-photos", "2", "--iteration-cases", "1", "--clean-cases", "1", "--oracle", "--json", json);
+            "--max-photos", "2", "--iteration-cases", "1", "--clean-cases", "2", "--oracle", "--json", json, "--curve", curve);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("| oracle (clean latent) | 2 |", r.Stdout);
+        Assert.Contains("| shift L* | shift a* | shift b* |", r.Stdout);
+        Assert.Contains("| latent on scene-colour clean photos (movement) | 1 |", r.Stdout);   // 20% of 2, rounded up
+        Assert.Contains("the pack's own strength: mean", r.Stdout);
         using var report = JsonDocument.Parse(File.ReadAllText(json));
         Assert.Equal(4, report.RootElement.GetProperty("Distorted").GetArrayLength());
+        var points = report.RootElement.GetProperty("Curve").EnumerateArray().ToList();
+        Assert.Equal(7, points.Count);
+        // strength 0 is the input: clean photos do not move at all
+        Assert.Equal(0, points[0].GetProperty("CleanMoved").GetDouble(), 6);
+        Assert.True(new FileInfo(curve).Length > 1000);
+        // a second run draws the first one's curve beside its own
+        r = CliRunner.Run(null, "eval", "--pack", pack, "--photos", TestPaths.Photos, "--luts", TestPaths.ArtisticLuts,
+            "--max-photos", "1", "--iteration-cases", "0", "--clean-cases", "1", "--curve", curve, "--curve-baseline", json);
+        Assert.True(r.ExitCode == 0, r.Stderr);
     }
 }
