@@ -6,6 +6,9 @@ namespace LatentBalance.Bridge.Contract;
 /// </summary>
 public static class RequestRules
 {
+    /// <summary>LUT sizes a request may ask for (0: the engine's default); the engine bakes 2..129.</summary>
+    public const int MinLutSize = 2, MaxLutSize = 129;
+
     public static BalanceRequest Validate(BalanceRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -30,8 +33,10 @@ public static class RequestRules
         RequireAbsolute(request.CubePath, "cubePath");
         if (SamePath(request.InputPath, request.CubePath))
             throw new BridgeException(BridgeErrorCode.InvalidArgument, $"cubePath must differ from inputPath ('{request.InputPath}')");
-        if (request.LutSize != 0 && (request.LutSize < 2 || request.LutSize > 256))
-            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"lutSize must be 0 (default) or 2..256, got {request.LutSize}");
+        if (request.LutSize != 0 && (request.LutSize < MinLutSize || request.LutSize > MaxLutSize))
+            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"lutSize must be 0 (default) or {MinLutSize}..{MaxLutSize}, got {request.LutSize}");
+        if (!request.CubePath.EndsWith(".cube", StringComparison.OrdinalIgnoreCase))
+            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"cubePath must name a .cube file, got '{request.CubePath}'");
         CheckParameterNames(request.Parameters);
         return request with
         {

@@ -281,6 +281,11 @@ public abstract class EngineContractTests : IDisposable
         Assert.Equal("LUT_3D_SIZE 3", lines[0]);
         Assert.Equal(1 + 27, lines.Length);
         await ThrowsBridge(BridgeErrorCode.InvalidArgument, () => client.ExportCubeAsync(q with { CubePath = Dir.File("x.cube"), LutSize = 1 }));
+        // the contract's range is the engine's (2..129): a size the engine cannot bake is refused up front
+        await ThrowsBridge(BridgeErrorCode.InvalidArgument, () => client.ExportCubeAsync(q with { CubePath = Dir.File("y.cube"), LutSize = 200 }));
+        // .cube text is written only to a .cube file
+        await ThrowsBridge(BridgeErrorCode.InvalidArgument, () => client.ExportCubeAsync(q with { CubePath = Dir.File("q.png") }));
+        Assert.False(File.Exists(Dir.File("q.png")));
     }
 
     [Fact]
