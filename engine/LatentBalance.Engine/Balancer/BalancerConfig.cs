@@ -58,6 +58,12 @@ public sealed record BalancerConfig
     /// (<c>latentbalance train --stage strength</c>).</summary>
     [JsonPropertyName("strength_head")] public int StrengthHead { get; init; }
 
+    /// <summary>Also feed the strength head whole-photo colour statistics: per channel mean, 10/50/90th
+    /// percentiles and max, log-chroma mean and spread, the share of near-neutral positions and the
+    /// grey-edge estimate, all over the colours a linear read-out (kept in the head, fitted on VAE
+    /// decodes) gives at each latent position.</summary>
+    [JsonPropertyName("strength_color_stats")] public bool StrengthColorStats { get; init; }
+
     /// <summary>Largest strength the head can predict.</summary>
     [JsonPropertyName("strength_max")] public float StrengthMax { get; init; } = 2f;
 
@@ -97,6 +103,7 @@ public sealed record BalancerConfig
             if (!(q >= 0 && q <= 1)) throw new FormatException($"{nameForErrors}: global_quantiles level {q} is not in 0..1");
         if (StrengthHead < 0 || StrengthHead > 4096) throw new FormatException($"{nameForErrors}: strength_head {StrengthHead} out of range (0: none)");
         if (!(StrengthMax > 0 && StrengthMax <= 8)) throw new FormatException($"{nameForErrors}: strength_max {StrengthMax} is not in (0, 8]");
+        if (StrengthColorStats && StrengthHead == 0) throw new FormatException($"{nameForErrors}: strength_color_stats needs strength_head > 0");
         if (TrunkGlobal && HeadBlocks == 0) throw new FormatException($"{nameForErrors}: trunk_global needs head_blocks > 0");
         foreach (var a in AttentionAfter)
             if (a < 0 || a >= NumBlocks) throw new FormatException($"{nameForErrors}: attention_after index {a} is not a block index");

@@ -58,7 +58,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         if (config.TrunkGlobal) trunk_global = nn.Linear(w, config.HeadBlocks * 2 * w * config.HeadExpansion);
         norm_out = nn.InstanceNorm2d(w, affine: true);
         conv_out = nn.Conv2d(w, 2 * c, 3, padding: 1);
-        if (config.StrengthHead > 0) strength = new StrengthHead(4 * c, config.StrengthHead, config.StrengthMax);
+        if (config.StrengthHead > 0) strength = new StrengthHead(c, config.StrengthHead, config.StrengthMax, config.StrengthColorStats);
         RegisterComponents();
         using (no_grad())
         {
@@ -130,13 +130,16 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         return (balanced.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
     }
 
-    /// <summary>The strength head's input for latents [N, C, h, w] and their predicted means:
-    /// per channel the input's mean and std and the correction's mean and RMS, [N, 4C].</summary>
-    public static Tensor StrengthFeatures(Tensor z, Tensor mean)
+    /// <summary>The strength head's input for latents [N, C, h, w] and their predicted means: per
+    /// channel the input's mean and std and the correction's mean and RMS, then (with
+    /// <c>strength_color_stats</c>) the colour statistics of the input, [N, 4C (+ 23)].</summary>
+    public Tensor StrengthFeatures(Tensor z, Tensor mean)
     {
         using var scope = NewDisposeScope();
         var d = mean - z;
-        return cat([z.mean([2, 3]), z.std([2, 3], unbiased: false), d.mean([2, 3]), d.square().mean([2, 3]).sqrt()], 1).MoveToOuterDisposeScope();
+        var parts = new List<Tensor> { z.mean([2, 3]), z.std([2, 3], unbiased: false), d.mean([2, 3]), d.square().mean([2, 3]).sqrt() };
+        if (strength?.ColorStatistics(z) is { } colour) parts.Add(colour);
+        return cat(parts, 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>The strength head (null without one): what <c>train --stage strength</c> fits.</summary>
@@ -149,13 +152,24 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
     /// </summary>
     public sealed class StrengthHead : nn.Module<Tensor, Tensor>
     {
+        /// <summary>Colour statistics per photo (see <see cref="ColorStatistics"/>).</summary>
+        public const int ColorStatCount = 23;
+        const int ProbeKernel = 3;
+
         readonly Linear fc1, fc2, fc3;
         readonly Tensor feature_mean, feature_std;
+        readonly Tensor? probe_weight, probe_bias;
         readonly float max;
 
-        public StrengthHead(int features, int hidden, float max) : base("StrengthHead")
+        public StrengthHead(int latentChannels, int hidden, float max, bool colorStats) : base("StrengthHead")
         {
             this.max = max;
+            int features = 4 * latentChannels + (colorStats ? ColorStatCount : 0);
+            if (colorStats)
+            {
+                probe_weight = zeros(3, latentChannels, ProbeKernel, ProbeKernel);
+                probe_bias = zeros(3);
+            }
             fc1 = nn.Linear(features, hidden);
             fc2 = nn.Linear(hidden, hidden);
             fc3 = nn.Linear(hidden, 1);
@@ -163,6 +177,41 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             feature_std = ones(features);
             RegisterComponents();
             using (no_grad()) { fc3.weight!.zero_(); fc3.bias!.zero_(); }
+        }
+
+        /// <summary>Sets the colour read-out (weight [3, C, 3, 3], bias [3]) the colour statistics are taken over.</summary>
+        public void SetColorReadout(Tensor weight, Tensor bias)
+        {
+            if (probe_weight is null || probe_bias is null) throw new InvalidOperationException("this strength head takes no colour statistics");
+            using var _ = no_grad();
+            probe_weight.copy_(weight);
+            probe_bias.copy_(bias);
+        }
+
+        /// <summary>Colour statistics of latents [N, C, h, w] from the read-out colours at each
+        /// position ([N, 23]; null without <c>strength_color_stats</c>): per channel mean, 10/50/90th
+        /// percentile and max (15), mean and std of log(R/G) and log(B/G) (4), the share of
+        /// near-neutral positions (1) and the grey-edge estimate, mean |gradient| per channel
+        /// over its mean (3).</summary>
+        public Tensor? ColorStatistics(Tensor z)
+        {
+            if (probe_weight is null || probe_bias is null) return null;
+            using var scope = NewDisposeScope();
+            var rgb = F.conv2d(z, probe_weight, probe_bias, padding: [ProbeKernel / 2, ProbeKernel / 2]).clamp(0, 1);
+            var flat = rgb.flatten(2);                                      // [N, 3, P]
+            var sorted = flat.sort(-1).Values;
+            long last = flat.shape[2] - 1;
+            var q = tensor(new[] { 0.1, 0.5, 0.9 }.Select(v => (long)Math.Round(v * last)).ToArray(), device: z.device);
+            var u = ((flat[.., 0] + 0.01) / (flat[.., 1] + 0.01)).log();    // [N, P]
+            var v = ((flat[.., 2] + 0.01) / (flat[.., 1] + 0.01)).log();
+            var neutral = maximum(u.abs(), v.abs()).lt(0.05).to(z.dtype).mean([1], keepdim: true);
+            var gx = (rgb[.., .., .., 1..] - rgb[.., .., .., ..^1]).abs().mean([2, 3]);
+            var gy = (rgb[.., .., 1.., ..] - rgb[.., .., ..^1, ..]).abs().mean([2, 3]);
+            var edge = gx + gy;
+            edge = edge / edge.mean([1], keepdim: true).clamp_min(1e-6);
+            var stats = cat([flat.mean([2]), sorted.index_select(2, q).flatten(1), sorted[.., .., -1],
+                stack([u.mean([1]), u.std([1]), v.mean([1]), v.std([1])], 1), neutral, edge], 1);
+            return stats.MoveToOuterDisposeScope();
         }
 
         /// <summary>Sets the standardisation from features [N, F] of the training set.</summary>

@@ -44,6 +44,7 @@ public static class StrengthHeadTrainer
     {
         var head = net.Strength ?? throw new ArgumentException("the balancer has no strength head (strength_head is 0 in its config)");
         var sw = Stopwatch.StartNew();
+        if (net.Config.StrengthColorStats) head.SetColorReadout(probe.Weight, probe.Bias);
         using var tr = Collect(net, train, probe, cancel);
         using var va = Collect(net, validation, probe, cancel);
         log?.Report($"strength head: {tr.Features.shape[0]} training and {va.Features.shape[0]} validation samples in {sw.Elapsed.TotalSeconds:F0} s");
@@ -123,7 +124,7 @@ public static class StrengthHeadTrainer
                 var a = d.square().mean([1, 2, 3]);
                 var b = (d * t).mean([1, 2, 3]);
                 var c = t.square().mean([1, 2, 3]);
-                feats.Add(BalancerNet.StrengthFeatures(z, mean).MoveToOuterDisposeScope());
+                feats.Add(net.StrengthFeatures(z, mean).MoveToOuterDisposeScope());
                 abcs.Add(stack([a, b, c], 1).MoveToOuterDisposeScope());
                 // identity samples: the clean latents, and the cache's own undistorted pairs
                 ids.Add(c.le(1e-12).to(float32).MoveToOuterDisposeScope());

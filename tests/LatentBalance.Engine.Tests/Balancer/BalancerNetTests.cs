@@ -15,6 +15,7 @@ public class BalancerNetTests
         "head" => Small with { HeadBlocks = 2 },
         "global" => Small with { HeadBlocks = 2, GlobalQuantiles = [0.05f, 0.5f, 0.95f], TrunkGlobal = true },
         "strength" => Small with { HeadBlocks = 2, StrengthHead = 8 },
+        "strength-colour" => Small with { HeadBlocks = 2, StrengthHead = 8, StrengthColorStats = true },
         _ => throw new ArgumentException(name),
     };
 
@@ -23,6 +24,7 @@ public class BalancerNetTests
     [InlineData("head")]
     [InlineData("global")]
     [InlineData("strength")]
+    [InlineData("strength-colour")]
     public void UntrainedBalancerIsTheIdentityAndPredictsAVariance(string shape)
     {
         manual_seed(1);
@@ -67,6 +69,7 @@ public class BalancerNetTests
     [InlineData("head")]
     [InlineData("global")]
     [InlineData("strength")]
+    [InlineData("strength-colour")]
     public void SaveAndLoadGiveTheSameNetwork(string shape)
     {
         manual_seed(3);
@@ -106,6 +109,7 @@ public class BalancerNetTests
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": 0, \"trunk_global\": true}", "x.json"));
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_head\": -1}", "x.json"));
         Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_head\": 8, \"strength_max\": 0}", "x.json"));
+        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_color_stats\": true}", "x.json"));
         // a config written before head blocks existed still reads, as the architecture it described
         var old = BalancerConfig.FromJson("{\"width\": 64}", "x.json");
         Assert.Equal(0, old.HeadBlocks);
@@ -155,5 +159,24 @@ public class BalancerNetTests
         trained.eval(); withHead.eval();
         var z = randn(2, 8, 28, 28);
         Assert.True((trained.Balance(z) - withHead.Balance(z)).abs().max().item<float>() < 1e-6f);
+    }
+
+    [Fact]
+    public void ColourStatisticsFollowTheReadOutColours()
+    {
+        // a read-out that maps latent channel 0 to red, 1 to green, 2 to blue (centre tap only)
+        using var net = new BalancerNet(Shape("strength-colour"));
+        var w = zeros(3, 8, 3, 3);
+        for (int c = 0; c < 3; c++) w[c, c, 1, 1] = tensor(1f);
+        net.Strength!.SetColorReadout(w, zeros(3));
+        var z = zeros(1, 8, 28, 28);
+        z[0, 0] = full(28, 28, 0.8f); z[0, 1] = full(28, 28, 0.5f); z[0, 2] = full(28, 28, 0.2f);   // a flat warm frame
+        var stats = net.Strength.ColorStatistics(z)!.data<float>().ToArray();
+        Assert.Equal(BalancerNet.StrengthHead.ColorStatCount, stats.Length);
+        Assert.Equal([0.8f, 0.5f, 0.2f], stats[..3].Select(v => MathF.Round(v, 4)));                     // channel means
+        Assert.True(stats[15] > 0.4f && stats[17] < -0.8f, $"log(R/G) {stats[15]}, log(B/G) {stats[17]}"); // warm: R over G, B under G
+        Assert.Equal(0f, stats[19]);                                                                       // nothing near neutral
+        z[0, 0] = full(28, 28, 0.5f); z[0, 2] = full(28, 28, 0.5f);                                        // a flat grey frame
+        Assert.Equal(1f, net.Strength.ColorStatistics(z)!.data<float>()[19]);
     }
 }
