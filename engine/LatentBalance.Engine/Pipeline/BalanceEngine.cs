@@ -99,7 +99,8 @@ public sealed class BalanceEngine : IDisposable
         var tile = ThumbnailFit.FromSource(source);
         Add(timings, "tile", sw.Elapsed.TotalMilliseconds);
 
-        var lut = EstimateCorrection(tile, options, timings, progress, cancel);
+        var strengths = new List<double>();
+        var lut = EstimateCorrection(tile, options, timings, progress, cancel, strengths);
         cancel.ThrowIfCancellationRequested();
         var transform = new LutTransform(lut, (float)options.Strength);
         double tileDe = NativeRetry.Run(() =>
@@ -126,7 +127,7 @@ public sealed class BalanceEngine : IDisposable
         {
             Input = input, Output = output, LutPath = options.LutPath, ComparePath = options.ComparePath,
             Width = source.Width, Height = source.Height, Iterations = options.Iterations, Strength = options.Strength,
-            TileDeltaE = tileDe, TimingsMs = timings,
+            TileDeltaE = tileDe, BalancerStrengths = strengths, TimingsMs = timings,
         };
     }
 

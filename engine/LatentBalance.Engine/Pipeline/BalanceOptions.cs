@@ -43,6 +43,10 @@ public sealed record BalanceResult
     public double Strength { get; init; }
     /// <summary>Mean CIEDE2000 between the tile before and after the correction: how much it moved.</summary>
     public double TileDeltaE { get; init; }
+    /// <summary>The balancer's own strength per iteration (a pack with a calibrated-strength head
+    /// predicts it per photo: near 0 for a photo it judges balanced; 1 without a head). The user's
+    /// <see cref="Strength"/> multiplies it.</summary>
+    public IReadOnlyList<double> BalancerStrengths { get; init; } = [];
     /// <summary>Milliseconds per stage.</summary>
     public Dictionary<string, double> TimingsMs { get; init; } = [];
 }

@@ -68,6 +68,8 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
         output.WriteLine($"moved dE00: 1 iteration {r1.TileDeltaE:F3}, 3 iterations {r3.TileDeltaE:F3}");
         Assert.NotEqual(Pixels(one), Pixels(three));
         Assert.Equal(3, r3.Iterations);
+        // the balancer's own strength is reported per iteration (1: the test pack has no strength head)
+        Assert.Equal([1.0, 1.0, 1.0], r3.BalancerStrengths);
     }
 
     [Fact]
