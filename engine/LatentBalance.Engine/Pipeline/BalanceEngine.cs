@@ -50,14 +50,20 @@ public sealed class BalanceEngine : IDisposable
     }
 
     /// <summary>The correction for a tile as a LUT (steps 2-6a), iterating the method on its own output.</summary>
-    /// <param name="strengths">Receives the balancer's own strength per iteration (its strength head's, else 1).</param>
+    /// <param name="report">Receives the balancer's own strength per iteration and the damping for
+    /// the tile's colour information (<see cref="ColorInformation"/>).</param>
     public Lut3D EstimateCorrection(ModelTile tile, BalanceOptions options, Dictionary<string, double>? timings = null,
-        IProgress<BalanceProgress>? progress = null, CancellationToken cancel = default, List<double>? strengths = null)
+        IProgress<BalanceProgress>? progress = null, CancellationToken cancel = default, CorrectionReport? report = null)
     {
         options.Validate();
+        report ??= new CorrectionReport();
+        report.Damping = ColorInformation.Damping(tile);
+        if (report.Damping <= 0) return Lut3D.Identity(options.LutSize);   // nothing to fit a map on
+        Lut3D lut;
         lock (_modelLock)
-            return NativeRetry.Run(() => Estimate(tile, options, timings, progress, cancel, strengths),
-                beforeRetry: () => strengths?.Clear());
+            lut = NativeRetry.Run(() => Estimate(tile, options, timings, progress, cancel, report.BalancerStrengths),
+                beforeRetry: () => report.BalancerStrengths.Clear());
+        return report.Damping < 1 ? Blend(lut, report.Damping) : lut;
     }
 
     /// <summary>One attempt at <see cref="EstimateCorrection"/> (a pure function of the tile and options).</summary>
@@ -99,8 +105,8 @@ public sealed class BalanceEngine : IDisposable
         var tile = ThumbnailFit.FromSource(source);
         Add(timings, "tile", sw.Elapsed.TotalMilliseconds);
 
-        var strengths = new List<double>();
-        var lut = EstimateCorrection(tile, options, timings, progress, cancel, strengths);
+        var report = new CorrectionReport();
+        var lut = EstimateCorrection(tile, options, timings, progress, cancel, report);
         cancel.ThrowIfCancellationRequested();
         var transform = new LutTransform(lut, (float)options.Strength);
         double tileDe = NativeRetry.Run(() =>
@@ -127,7 +133,7 @@ public sealed class BalanceEngine : IDisposable
         {
             Input = input, Output = output, LutPath = options.LutPath, ComparePath = options.ComparePath,
             Width = source.Width, Height = source.Height, Iterations = options.Iterations, Strength = options.Strength,
-            TileDeltaE = tileDe, BalancerStrengths = strengths, TimingsMs = timings,
+            TileDeltaE = tileDe, BalancerStrengths = report.BalancerStrengths, Damping = report.Damping, TimingsMs = timings,
         };
     }
 
@@ -142,7 +148,7 @@ public sealed class BalanceEngine : IDisposable
     }
 
     /// <summary>identity + strength * (lut - identity), for exporting a partial correction.</summary>
-    static Lut3D Blend(Lut3D lut, double strength)
+    internal static Lut3D Blend(Lut3D lut, double strength)
     {
         var id = Lut3D.Identity(lut.Size);
         var d = new float[lut.Data.Length];
@@ -161,4 +167,14 @@ public sealed class BalanceEngine : IDisposable
         Vae.Dispose();
         Balancer.Dispose();
     }
+}
+
+/// <summary>What <see cref="BalanceEngine.EstimateCorrection"/> decided besides the LUT.</summary>
+public sealed class CorrectionReport
+{
+    /// <summary>The balancer's own strength per iteration (its strength head's, else 1).</summary>
+    public List<double> BalancerStrengths { get; } = [];
+    /// <summary>1: the correction as estimated; below 1: damped toward the identity because the
+    /// photo holds too little colour information (near-black, near-white or flat).</summary>
+    public double Damping { get; set; } = 1;
 }

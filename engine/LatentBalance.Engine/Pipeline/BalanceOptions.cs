@@ -47,6 +47,9 @@ public sealed record BalanceResult
     /// predicts it per photo: near 0 for a photo it judges balanced; 1 without a head). The user's
     /// <see cref="Strength"/> multiplies it.</summary>
     public IReadOnlyList<double> BalancerStrengths { get; init; } = [];
+    /// <summary>1, or below 1 where the correction was damped toward the identity because the photo
+    /// holds too little colour information to fit a map on (near-black, near-white or flat).</summary>
+    public double Damping { get; init; } = 1;
     /// <summary>Milliseconds per stage.</summary>
     public Dictionary<string, double> TimingsMs { get; init; } = [];
 }

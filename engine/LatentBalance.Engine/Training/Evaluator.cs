@@ -192,9 +192,9 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
 
     Lut3D Correction(Tensor srgb, int iterations, List<double>? packStrengths = null)
     {
-        var strengths = new List<double>();
-        var lut = engine.EstimateCorrection(Tile(srgb), new BalanceOptions { Iterations = iterations }, strengths: strengths);
-        if (strengths.Count > 0) packStrengths?.Add(strengths[0]);
+        var report = new CorrectionReport();
+        var lut = engine.EstimateCorrection(Tile(srgb), new BalanceOptions { Iterations = iterations }, report: report);
+        if (report.BalancerStrengths.Count > 0) packStrengths?.Add(report.BalancerStrengths[0]);
         return lut;
     }
 

@@ -72,6 +72,37 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
         Assert.Equal([1.0, 1.0, 1.0], r3.BalancerStrengths);
     }
 
+    [Theory]
+    [InlineData(0, 0, 0)]
+    [InlineData(128, 128, 128)]
+    [InlineData(255, 255, 255)]
+    [InlineData(200, 120, 60)]
+    public void AFlatPhotoIsLeftAlone(int r, int g, int b)
+    {
+        // regression (issue 13 item 7): black came out brown (0,0,0 -> 60,22,8) and grey blue-ish, from a map
+        // fitted on one colour; now a photo with no colour information to fit on is not corrected at all
+        var dir = TestPaths.TempDir("engine-flat");
+        var png = Path.Combine(dir, "flat.png");
+        using (var flat = Image.Black(64, 48, bands: 3).NewFromImage(r, g, b).Cast(Enums.BandFormat.Uchar)) flat.Pngsave(png);
+        var outPath = Path.Combine(dir, "out.png");
+        var result = Engine.BalanceFile(png, outPath, new BalanceOptions());
+        Assert.Equal(0, result.Damping);
+        Assert.Equal(Pixels(png), Pixels(outPath));
+    }
+
+    [Fact]
+    public void ANearBlackPhotoIsDampedAndARealOneIsNot()
+    {
+        var dir = TestPaths.TempDir("engine-dark");
+        var png = Path.Combine(dir, "dark.png");
+        using (var src = Image.NewFromFile(Photo()))
+        using (var dark = (src * 0.03).Cast(Enums.BandFormat.Uchar)) dark.Pngsave(png);   // an almost black frame with a little structure
+        var dark1 = Engine.BalanceFile(png, Path.Combine(dir, "dark.out.png"), new BalanceOptions());
+        Assert.InRange(dark1.Damping, 0, 0.5);
+        var real = Engine.BalanceFile(Photo(), Path.Combine(dir, "real.jpg"), new BalanceOptions());
+        Assert.Equal(1, real.Damping);
+    }
+
     [Fact]
     public void SixteenBitStaysSixteenBitAndAlphaIsKept()
     {
