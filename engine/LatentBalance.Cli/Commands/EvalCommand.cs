@@ -17,13 +17,15 @@ static class EvalCommand
         var iterCases = new Option<int>("--iteration-cases") { DefaultValueFactory = _ => 40 };
         var cleanCases = new Option<int>("--clean-cases") { Description = "clean validation photos balanced to measure how far they move (default: all)", DefaultValueFactory = _ => int.MaxValue };
         var curve = new Option<string?>("--curve") { Description = "draw the strength curve (error on distorted vs movement of clean photos over strength 0..1.5) to this PNG" };
+        var split = new Option<string>("--split") { Description = "val (default) or train: score training photos, e.g. to calibrate a pack", DefaultValueFactory = _ => "val" };
+        var strengths = new Option<string>("--curve-strengths") { Description = "comma-separated strengths of the curve", DefaultValueFactory = _ => "0,0.25,0.5,0.75,1,1.25,1.5" };
         var baseline = new Option<string[]>("--curve-baseline") { Description = "also draw the curve of another run's --json report (repeatable)", DefaultValueFactory = _ => [] };
         var sheet = new Option<string?>("--contact-sheet") { Description = "write a picture of the worst and best cases" };
         var json = new Option<string?>("--json") { Description = "write the report as JSON to this file" };
         var oracle = new Option<bool>("--oracle") { Description = "also score a perfect balancer (the clean latent): the ceiling of the VAE, fit and LUT" };
         var cmd = new Command("eval", "Evaluate the balancer on the validation split (CIEDE2000, PSNR) against doing nothing and grey-world.")
         {
-            photos, luts, variants, maxPhotos, iterCases, cleanCases, sheet, json, oracle, curve, baseline, BalanceCommand.Pack, BalanceCommand.Device,
+            photos, luts, variants, maxPhotos, iterCases, cleanCases, sheet, json, oracle, curve, baseline, split, strengths, BalanceCommand.Pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -35,6 +37,10 @@ static class EvalCommand
                     PhotosDir = pr.GetValue(photos)!, LutsDir = pr.GetValue(luts), Variants = pr.GetValue(variants),
                     MaxPhotos = pr.GetValue(maxPhotos), IterationCases = pr.GetValue(iterCases), CleanCases = pr.GetValue(cleanCases),
                     ContactSheetPath = pr.GetValue(sheet), Oracle = pr.GetValue(oracle),
+                    TrainSplit = pr.GetValue(split) switch { "val" => false, "train" => true, var o => throw new ArgumentException($"--split: '{o}' is not val or train") },
+                    CurveStrengths = pr.GetValue(strengths)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                        .Select(t => double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) && v >= 0 && v <= 4 ? v
+                            : throw new ArgumentException($"--curve-strengths: '{t}' is not a number in 0..4")).ToArray(),
                 }).Run(new Progress<string>(Console.Error.WriteLine), ct);
                 Console.WriteLine($"pack: {report.Pack}");
                 Console.WriteLine("| method | cases | mean dE00 | median dE00 | p90 dE00 | PSNR dB | shift L* | shift a* | shift b* |");

@@ -42,11 +42,12 @@ static class TrainCommand
         var strengthHidden = new Option<int>("--strength-hidden") { Description = "strength: hidden width of the head", DefaultValueFactory = _ => 64 };
         var strengthSteps = new Option<int>("--strength-steps") { Description = "strength: optimiser steps", DefaultValueFactory = _ => 3000 };
         var strengthColor = new Option<bool>("--strength-color-stats") { Description = "strength: also feed the head whole-photo colour statistics (of the colour read-out)" };
+        var strengthScale = new Option<float>("--strength-scale") { Description = "strength: factor on the head's strength (strength_scale; pick it with eval --split train --curve-strengths)", DefaultValueFactory = _ => 1f };
         var strengthIdentity = new Option<double>("--strength-identity-weight") { Description = "strength: weight of the clean (leave-alone) samples against the distorted ones", DefaultValueFactory = _ => 1.0 };
         var pack = BalanceCommand.Pack;
         var cmd = new Command("train", "Build the latent dataset and train the balancer.")
         {
-            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, quantiles, trunkGlobal, colorWeight, stage, balancerDir, strengthHidden, strengthSteps, strengthIdentity, strengthColor, pack, BalanceCommand.Device,
+            photos, luts, cache, seed, splits, identity, output, variants, maxPhotos, epochs, batch, lr, maxSteps, maxMinutes, width, blocks, headBlocks, quantiles, trunkGlobal, colorWeight, stage, balancerDir, strengthHidden, strengthSteps, strengthIdentity, strengthColor, strengthScale, pack, BalanceCommand.Device,
         };
         cmd.SetAction((pr, ct) =>
         {
@@ -141,7 +142,7 @@ static class TrainCommand
                     using var probe = LoadProbe(packDir, cacheDir, train, dev, ct);
                     var source = pr.GetValue(balancerDir) ?? Path.Combine(packDir.Directory, packDir.Manifest.Balancer);
                     using var frozen = BalancerWeights.Load(source);
-                    using var net = new BalancerNet(frozen.Config with { StrengthHead = pr.GetValue(strengthHidden), StrengthColorStats = pr.GetValue(strengthColor) });
+                    using var net = new BalancerNet(frozen.Config with { StrengthHead = pr.GetValue(strengthHidden), StrengthColorStats = pr.GetValue(strengthColor), StrengthScale = pr.GetValue(strengthScale) });
                     BalancerWeights.CopyMatching(frozen, net);
                     var opts = new StrengthTrainOptions { Steps = pr.GetValue(strengthSteps), IdentityWeight = pr.GetValue(strengthIdentity) };
                     var report = StrengthHeadTrainer.Train(net, train, val, probe, opts, new Progress<string>(Console.Error.WriteLine), ct);

@@ -64,7 +64,13 @@ public sealed record BalancerConfig
     /// decodes) gives at each latent position.</summary>
     [JsonPropertyName("strength_color_stats")] public bool StrengthColorStats { get; init; }
 
-    /// <summary>Largest strength the head can predict.</summary>
+    /// <summary>Factor on the head's strength. The head is fitted in the colour read-out's space,
+    /// where the best strength of a correction comes out lower than in the pixels of the balanced
+    /// photo; this factor, picked on training photos from the eval's strength curve, maps one onto
+    /// the other.</summary>
+    [JsonPropertyName("strength_scale")] public float StrengthScale { get; init; } = 1f;
+
+    /// <summary>Largest strength the head can predict (before <see cref="StrengthScale"/>).</summary>
     [JsonPropertyName("strength_max")] public float StrengthMax { get; init; } = 2f;
 
     /// <summary>Lower and upper clamp of the predicted log-variance.</summary>
@@ -103,6 +109,7 @@ public sealed record BalancerConfig
             if (!(q >= 0 && q <= 1)) throw new FormatException($"{nameForErrors}: global_quantiles level {q} is not in 0..1");
         if (StrengthHead < 0 || StrengthHead > 4096) throw new FormatException($"{nameForErrors}: strength_head {StrengthHead} out of range (0: none)");
         if (!(StrengthMax > 0 && StrengthMax <= 8)) throw new FormatException($"{nameForErrors}: strength_max {StrengthMax} is not in (0, 8]");
+        if (!(StrengthScale > 0 && StrengthScale <= 8)) throw new FormatException($"{nameForErrors}: strength_scale {StrengthScale} is not in (0, 8]");
         if (StrengthColorStats && StrengthHead == 0) throw new FormatException($"{nameForErrors}: strength_color_stats needs strength_head > 0");
         if (TrunkGlobal && HeadBlocks == 0) throw new FormatException($"{nameForErrors}: trunk_global needs head_blocks > 0");
         foreach (var a in AttentionAfter)

@@ -125,7 +125,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var (mean, logVar) = forward(z);
-        var s = strength is null ? ones(z.shape[0], device: z.device) : strength.forward(StrengthFeatures(z, mean));
+        var s = strength is null ? ones(z.shape[0], device: z.device) : strength.forward(StrengthFeatures(z, mean)) * Config.StrengthScale;
         var balanced = strength is null ? mean : z + s.view(-1, 1, 1, 1) * (mean - z);
         return (balanced.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
     }

@@ -28,6 +28,9 @@ public sealed record EvalOptions
     public double SceneColorShare { get; init; } = 0.2;
     /// <summary>Strengths (multiplying the pack's own) at which the strength curve is measured.</summary>
     public double[] CurveStrengths { get; init; } = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5];
+    /// <summary>Score the training photos instead of the validation ones (to calibrate on photos the
+    /// validation never sees, e.g. a pack's strength_scale).</summary>
+    public bool TrainSplit { get; init; }
     public int Seed { get; init; } = 777_000;
     public string? ContactSheetPath { get; init; }
     /// <summary>Also score the method with a perfect balancer (the clean photo's own latent as the
@@ -61,11 +64,12 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     public EvalReport Run(IProgress<string>? log = null, CancellationToken cancel = default)
     {
         var sw = Stopwatch.StartNew();
-        var (_, valPhotos) = DataSplit.Photos(options.PhotosDir);
+        var (trainPhotos, valPhotos) = DataSplit.Photos(options.PhotosDir);
+        if (options.TrainSplit) valPhotos = trainPhotos;
         if (options.MaxPhotos > 0) valPhotos = valPhotos.Take(options.MaxPhotos).ToList();
         var luts = new List<Lut3D>();
         if (options.LutsDir != null && Directory.Exists(options.LutsDir))
-            luts.AddRange(DataSplit.Luts(options.LutsDir).Validation.Select(CubeFile.Read));
+            luts.AddRange((options.TrainSplit ? DataSplit.Luts(options.LutsDir).Train : DataSplit.Luts(options.LutsDir).Validation).Select(CubeFile.Read));
         var generator = new DistortionGenerator(new DistortionOptions { Luts = luts });
 
         var scores = new Dictionary<string, List<Score>> { ["none"] = [], ["grey-world"] = [], ["latent"] = [] };
