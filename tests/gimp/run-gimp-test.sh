@@ -93,7 +93,9 @@ mkdir -p "$PLUG_DIR"
   >"$W/install-gimp.log" 2>&1) || { tail -n 20 "$W/install-gimp.log" >&2; die "dotnet cake --target=install-gimp failed"; }
 [ -x "$PLUG_DIR/latent-color-balance/latent-color-balance.py" ] || die "install-gimp did not install an executable plug-in"
 cp "$ROOT/tests/gimp/gimp_batch_test.py" "$W/"
-cp "$PHOTO" "$W/photo.jpg"
+# the photo with a warm cast (gains 1.12, 1.0, 0.78), so that the balance has something to correct: the
+# default pack leaves a balanced photo (nearly) alone, and the plug-in-vs-CLI checks must check a correction
+vips linear "$PHOTO" "$W/photo.jpg[Q=95]" "1.12 1.0 0.78" "0 0 0" --uchar || die "could not make the test photo from $PHOTO"
 
 # --- 5. private session bus (activation files in $W/services, empty for now) ----------------------------
 mkdir -p "$W/services"

@@ -40,7 +40,7 @@ static class TrainCommand
         var stage = new Option<string>("--stage") { Description = "dataset, fit, all (dataset then fit) or strength (fit the calibrated-strength head of a trained balancer)", DefaultValueFactory = _ => "all" };
         var balancerDir = new Option<string?>("--balancer") { Description = "strength: the trained balancer folder to add the head to (default: the pack's); fit: start from it (a fine-tune) unless a checkpoint resumes" };
         var strengthHidden = new Option<int>("--strength-hidden") { Description = "strength: hidden width of the head", DefaultValueFactory = _ => 64 };
-        var strengthSteps = new Option<int>("--strength-steps") { Description = "strength: optimiser steps", DefaultValueFactory = _ => 3000 };
+        var strengthSteps = new Option<int>("--strength-steps") { Description = "strength: optimiser steps (the step with the lowest held-out loss is kept)", DefaultValueFactory = _ => new StrengthTrainOptions().Steps };
         var strengthColor = new Option<bool>("--strength-color-stats") { Description = "strength: also feed the head whole-photo colour statistics (of the colour read-out)" };
         var strengthScale = new Option<float>("--strength-scale") { Description = "strength: factor on the head's strength (strength_scale; pick it with eval --split train --curve-strengths)", DefaultValueFactory = _ => 1f };
         var strengthIdentity = new Option<double>("--strength-identity-weight") { Description = "strength: weight of the clean (leave-alone) samples against the distorted ones", DefaultValueFactory = _ => 1.0 };

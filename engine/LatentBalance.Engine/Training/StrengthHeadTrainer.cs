@@ -7,7 +7,7 @@ namespace LatentBalance.Engine.Training;
 
 public sealed record StrengthTrainOptions
 {
-    public int Steps { get; init; } = 3000;
+    public int Steps { get; init; } = 2000;
     public int BatchSize { get; init; } = 512;
     public double LearningRate { get; init; } = 1e-3;
     public double WeightDecay { get; init; } = 1e-4;
