@@ -148,7 +148,7 @@ public sealed class BalanceEngine : IDisposable
     }
 
     /// <summary>identity + strength * (lut - identity), for exporting a partial correction.</summary>
-    internal static Lut3D Blend(Lut3D lut, double strength)
+    static Lut3D Blend(Lut3D lut, double strength)
     {
         var id = Lut3D.Identity(lut.Size);
         var d = new float[lut.Data.Length];

@@ -64,7 +64,7 @@ public static class StrengthHeadTrainer
         var opt = optim.AdamW(head.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
         var gen = new Generator((ulong)options.Seed);
         long n = tr.Features.shape[0];
-        // keep the weights of the best validation loss (checked every 100 steps): a head this small
+        // keep the weights of the lowest held-out loss (checked every 100 steps): a head this small
         // on a few thousand photos starts to learn the training photos within a few hundred steps
         double bestLoss = double.PositiveInfinity; int bestStep = 0;
         Dictionary<string, Tensor>? best = null;
@@ -80,7 +80,7 @@ public static class StrengthHeadTrainer
             opt.step();
             if ((step + 1) % 100 == 0)
             {
-                double v = ValidationLoss(head, hold, options.IdentityWeight);
+                double v = HeldOutLoss(head, hold, options.IdentityWeight);
                 if (v < bestLoss)
                 {
                     bestLoss = v; bestStep = step + 1;
@@ -96,15 +96,14 @@ public static class StrengthHeadTrainer
         }
         if (best != null)
         {
-            using (no_grad()) foreach (var (k, t) in head.state_dict()) t.copy_(best[k]);
-            foreach (var t in best.Values) t.Dispose();
+            BalancerWeights.LoadInto(head, best, "the best strength-head step");   // strict copy; disposes the snapshot
             log?.Report($"strength head: best held-out loss {bestLoss:F5} at step {bestStep}");
         }
         head.eval();
         return Report(head, va) with { BestStep = bestStep };
     }
 
-    static double ValidationLoss(BalancerNet.StrengthHead head, Samples v, double identityWeight)
+    static double HeldOutLoss(BalancerNet.StrengthHead head, Samples v, double identityWeight)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -124,7 +123,7 @@ public static class StrengthHeadTrainer
 
     /// <summary>sqrt(A s^2 - 2 B s + C) per sample.</summary>
     static Tensor Rms(Tensor s, Tensor abc)
-        => (abc[.., 0] * s * s - 2 * abc[.., 1] * s + abc[.., 2]).clamp_min(0) .add(1e-10).sqrt();
+        => (abc[.., 0] * s * s - 2 * abc[.., 1] * s + abc[.., 2]).clamp_min(0).add(1e-10).sqrt();
 
     static StrengthReport Report(BalancerNet.StrengthHead head, Samples v)
     {
