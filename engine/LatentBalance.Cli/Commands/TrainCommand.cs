@@ -38,7 +38,7 @@ static class TrainCommand
         var trunkGlobal = new Option<bool>("--trunk-global") { Description = "also modulate the head blocks from the trunk's output averaged over the frame" };
         var colorWeight = new Option<double>("--color-weight") { Description = "fit: weight of the colour term (a linear colour read-out of the latent, fitted on decodes and kept in the cache); 0: latent loss only", DefaultValueFactory = _ => 30.0 };
         var stage = new Option<string>("--stage") { Description = "dataset, fit, all (dataset then fit) or strength (fit the calibrated-strength head of a trained balancer)", DefaultValueFactory = _ => "all" };
-        var balancerDir = new Option<string?>("--balancer") { Description = "strength: the trained balancer folder to add the head to (default: the pack's); fit: start from it (a fine-tune) unless a checkpoint resumes" };
+        var balancerDir = new Option<string?>("--balancer") { Description = "strength: the trained balancer folder to add the head to (default: the pack's; a head it already has is the starting point); fit: start from it (a fine-tune) unless a checkpoint resumes" };
         var strengthHidden = new Option<int>("--strength-hidden") { Description = "strength: hidden width of the head", DefaultValueFactory = _ => 64 };
         var strengthSteps = new Option<int>("--strength-steps") { Description = "strength: optimiser steps (the step with the lowest held-out loss is kept)", DefaultValueFactory = _ => new StrengthTrainOptions().Steps };
         var strengthColor = new Option<bool>("--strength-color-stats") { Description = "strength: also feed the head whole-photo colour statistics (of the colour read-out)" };
