@@ -13,8 +13,8 @@ public static class EngineErrors
     {
         BridgeException b => b,
         AggregateException { InnerExceptions.Count: 1 } agg => ToBridge(agg.InnerExceptions[0]),
-        ImageInputException e => new BridgeException(InputCode(e), e.Message, e),
-        ImageOutputException e => new BridgeException(OutputCode(e), e.Message, e),
+        ImageInputException e => new BridgeException(Code(e.Kind), e.Message, e),
+        ImageOutputException e => new BridgeException(Code(e.Kind), e.Message, e),
         ModelFileException e => new BridgeException(BridgeErrorCode.Unavailable, "the models are not usable: " + e.Message, e),
         CubeFormatException e => new BridgeException(BridgeErrorCode.InvalidArgument, e.Message, e),
         VipsException e => new BridgeException(BridgeErrorCode.BadImage, "image error: " + OneLine(e.Message), e),
@@ -23,25 +23,13 @@ public static class EngineErrors
         _ => BridgeException.From(ex),
     };
 
-    static BridgeErrorCode InputCode(ImageInputException e)
+    static BridgeErrorCode Code(FileErrorKind kind) => kind switch
     {
-        if (e.Reason.Contains("file not found", StringComparison.Ordinal)) return BridgeErrorCode.NotFound;
-        if (e.Reason.Contains("directory", StringComparison.Ordinal) || e.Reason.Contains("no file name", StringComparison.Ordinal))
-            return BridgeErrorCode.InvalidArgument;
-        if (e.InnerException is UnauthorizedAccessException or IOException) return BridgeErrorCode.IoError;
-        return BridgeErrorCode.BadImage;
-    }
-
-    static BridgeErrorCode OutputCode(ImageOutputException e)
-    {
-        string r = e.Reason;
-        if (r.Contains("does not exist", StringComparison.Ordinal)) return BridgeErrorCode.NotFound;
-        if (r.Contains("directory", StringComparison.Ordinal) || r.Contains("input photo itself", StringComparison.Ordinal)
-            || r.Contains("would replace the input", StringComparison.Ordinal) || r.Contains("no output file name", StringComparison.Ordinal)
-            || r.Contains("extension", StringComparison.OrdinalIgnoreCase) || r.Contains("format", StringComparison.OrdinalIgnoreCase))
-            return BridgeErrorCode.InvalidArgument;
-        return BridgeErrorCode.IoError;
-    }
+        FileErrorKind.InvalidPath => BridgeErrorCode.InvalidArgument,
+        FileErrorKind.NotFound => BridgeErrorCode.NotFound,
+        FileErrorKind.AccessFailed => BridgeErrorCode.IoError,
+        _ => BridgeErrorCode.BadImage,
+    };
 
     static string OneLine(string s) => string.Join("; ", s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().Take(4));
 }

@@ -12,20 +12,8 @@ public static class RequestChecks
 {
     public static void Input(string path)
     {
-        if (Directory.Exists(path))
-            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"input '{path}' is a directory, not an image file");
-        if (!File.Exists(path))
-            throw new BridgeException(BridgeErrorCode.NotFound, $"input file '{path}' does not exist");
-        try
-        {
-            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
-            Span<byte> one = stackalloc byte[1];
-            _ = probe.Read(one);
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            throw new BridgeException(BridgeErrorCode.IoError, $"cannot read input file '{path}': {e.Message}", e);
-        }
+        // the reader checks the path's kind first (a named pipe would block this thread for good), then
+        // that it opens, then the header
         try { _ = PhotoReader.Open(path); }
         catch (Exception e) when (e is ImageInputException or NetVips.VipsException)
         {

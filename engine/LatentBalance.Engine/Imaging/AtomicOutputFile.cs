@@ -10,14 +10,14 @@ public static class AtomicOutputFile
     /// and the input photo itself (unless <paramref name="allowOverwriteInput"/>).</summary>
     public static string Check(string outputPath, string? inputPath, bool allowOverwriteInput)
     {
-        if (string.IsNullOrWhiteSpace(outputPath)) throw new ImageOutputException(outputPath ?? "", "no output file name given");
+        if (string.IsNullOrWhiteSpace(outputPath)) throw new ImageOutputException(outputPath ?? "", FileErrorKind.InvalidPath, "no output file name given");
         string full = Path.GetFullPath(outputPath);
-        if (Directory.Exists(full)) throw new ImageOutputException(outputPath, "it is an existing directory; give a file name");
+        if (Directory.Exists(full)) throw new ImageOutputException(outputPath, FileErrorKind.InvalidPath, "it is an existing directory; give a file name");
         var dir = Path.GetDirectoryName(full);
         if (string.IsNullOrEmpty(dir) || !Directory.Exists(dir))
-            throw new ImageOutputException(outputPath, $"the folder '{dir}' does not exist");
+            throw new ImageOutputException(outputPath, FileErrorKind.NotFound, $"the folder '{dir}' does not exist");
         if (inputPath != null && SameFile(full, inputPath) && !allowOverwriteInput)
-            throw new ImageOutputException(outputPath, "it is the input photo itself; refusing to overwrite the original (pass the explicit overwrite option to replace it)");
+            throw new ImageOutputException(outputPath, FileErrorKind.InvalidPath, "it is the input photo itself; refusing to overwrite the original (pass the explicit overwrite option to replace it)");
         return full;
     }
 

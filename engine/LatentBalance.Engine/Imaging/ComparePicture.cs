@@ -23,7 +23,7 @@ public static class ComparePicture
         var format = OutputFormats.FromPath(outputPath ?? "");
         var full = AtomicOutputFile.Check(outputPath!, beforePath, allowOverwriteInput: false);
         if (AtomicOutputFile.SameFile(full, afterPath))
-            throw new ImageOutputException(outputPath!, "it is the 'after' photo itself; refusing to overwrite it");
+            throw new ImageOutputException(outputPath!, FileErrorKind.InvalidPath, "it is the 'after' photo itself; refusing to overwrite it");
 
         var before = PhotoReader.Open(beforePath);
         var after = PhotoReader.Open(afterPath);

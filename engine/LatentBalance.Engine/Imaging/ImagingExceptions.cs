@@ -1,14 +1,35 @@
 namespace LatentBalance.Engine.Imaging;
 
+/// <summary>The kind of a problem with an input or output file.</summary>
+public enum FileErrorKind
+{
+    /// <summary>The path cannot be used as given: no name, a directory, a pipe or device, a link loop,
+    /// the input itself as output, an unknown output extension.</summary>
+    InvalidPath,
+    /// <summary>The file (input) or its folder (output) does not exist, or a link points nowhere.</summary>
+    NotFound,
+    /// <summary>Reading or writing failed: permissions, a full or read-only disk, an I/O error.</summary>
+    AccessFailed,
+    /// <summary>The contents are not a usable image: unknown format, corrupt, unsupported layout.</summary>
+    BadImage,
+}
+
 /// <summary>An input photo could not be used: missing, not an image, corrupt, too large or of an unsupported layout.</summary>
 public sealed class ImageInputException : Exception
 {
     public ImageInputException(string path, string reason, Exception? inner = null)
+        : this(path, FileErrorKind.BadImage, reason, inner) { }
+
+    public ImageInputException(string path, FileErrorKind kind, string reason, Exception? inner = null)
         : base($"cannot read image '{path}': {reason}", inner)
     {
         FilePath = path;
+        Kind = kind;
         Reason = reason;
     }
+
+    /// <summary>What kind of problem, set where it is raised (the daemon's wire code comes from it).</summary>
+    public FileErrorKind Kind { get; }
 
     /// <summary>The file the problem is about.</summary>
     public string FilePath { get; }
@@ -21,12 +42,18 @@ public sealed class ImageInputException : Exception
 public sealed class ImageOutputException : Exception
 {
     public ImageOutputException(string path, string reason, Exception? inner = null)
+        : this(path, FileErrorKind.AccessFailed, reason, inner) { }
+
+    public ImageOutputException(string path, FileErrorKind kind, string reason, Exception? inner = null)
         : base($"cannot write image '{path}': {reason}", inner)
     {
         FilePath = path;
+        Kind = kind;
         Reason = reason;
     }
 
+    /// <summary>What kind of problem, set where it is raised (the daemon's wire code comes from it).</summary>
+    public FileErrorKind Kind { get; }
     public string FilePath { get; }
     public string Reason { get; }
 }
@@ -39,4 +66,12 @@ static class VipsErrors
         var lines = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return lines.Length == 0 ? e.GetType().Name : string.Join("; ", lines.Distinct().Take(4));
     }
+
+    /// <summary>Empties libvips' error buffer (one per process). NetVips empties it when it throws, but a
+    /// call that reports failure by its result (vips_foreign_find_load: no loader) leaves its text there,
+    /// and the next error of any request would carry it.</summary>
+    public static void Clear() => vips_error_clear();
+
+    [System.Runtime.InteropServices.DllImport("libvips.so.42")]
+    static extern void vips_error_clear();
 }

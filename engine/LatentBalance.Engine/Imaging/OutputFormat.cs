@@ -8,7 +8,7 @@ public static class OutputFormats
     public const string Supported = ".jpg, .jpeg, .png, .tif, .tiff, .webp";
 
     public static OutputFormat FromPath(string path) =>
-        TryFromPath(path) ?? throw new ImageOutputException(path,
+        TryFromPath(path) ?? throw new ImageOutputException(path, FileErrorKind.InvalidPath,
             $"unsupported output extension '{Path.GetExtension(path)}' (use {Supported})");
 
     public static OutputFormat? TryFromPath(string path) => Path.GetExtension(path).ToLowerInvariant() switch

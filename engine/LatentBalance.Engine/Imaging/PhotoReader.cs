@@ -15,20 +15,36 @@ public static class PhotoReader
     public static SourceImage Open(string path, PhotoReaderOptions? options = null)
     {
         options ??= PhotoReaderOptions.Default;
-        if (string.IsNullOrWhiteSpace(path)) throw new ImageInputException(path ?? "", "no file name given");
-        if (Directory.Exists(path)) throw new ImageInputException(path, "it is a directory, not an image file");
-        if (!File.Exists(path)) throw new ImageInputException(path, "file not found");
+        if (string.IsNullOrWhiteSpace(path)) throw new ImageInputException(path ?? "", FileErrorKind.InvalidPath, "no file name given");
+        var kind = InputPath.Inspect(path);
+        if (kind != InputPathKind.RegularFile)
+            throw new ImageInputException(path, kind switch
+            {
+                InputPathKind.Missing or InputPathKind.DanglingLink => FileErrorKind.NotFound,
+                InputPathKind.Unreadable => FileErrorKind.AccessFailed,
+                _ => FileErrorKind.InvalidPath,
+            }, InputPath.Problem(path)!);
+        try { using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // libvips would take an unreadable file for "not an image"
+            throw new ImageInputException(path, FileErrorKind.AccessFailed, "cannot open the file: " + e.Message, e);
+        }
 
         string? loader;
         try { loader = Image.FindLoad(path); }
         catch (Exception e) when (e is VipsException or IOException or UnauthorizedAccessException)
         {
-            throw new ImageInputException(path, "cannot read the file: " + VipsErrors.Describe(e), e);
+            throw new ImageInputException(path, e is VipsException ? FileErrorKind.BadImage : FileErrorKind.AccessFailed,
+                "cannot read the file: " + VipsErrors.Describe(e), e);
         }
         if (loader == null)
+        {
+            VipsErrors.Clear(); // "... is not a known file format" stays in the buffer otherwise
             throw new ImageInputException(path, new FileInfo(path).Length == 0
                 ? "the file is empty"
                 : "not an image in a format this program reads (JPEG, PNG, TIFF, WebP, ...); the contents are not recognised whatever the extension");
+        }
 
         SourceImage source;
         try

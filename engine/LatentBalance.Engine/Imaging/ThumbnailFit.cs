@@ -70,7 +70,7 @@ public static class ThumbnailFit
         double scale = Math.Min((double)s / w, (double)s / h);
         int tw = Math.Clamp((int)Math.Round(w * scale), 1, s), th = Math.Clamp((int)Math.Round(h * scale), 1, s);
 
-        using var asFloat = working.Cast(Enums.BandFormat.Float);
+        using var asFloat = working.Format == Enums.BandFormat.Float ? FiniteSamples(working) : working.Cast(Enums.BandFormat.Float);
         using var unit = asFloat.Linear([1 / max], [0]);
         using var small = tw == w && th == h ? unit.Copy() : unit.Resize((double)tw / w, vscale: (double)th / h, kernel: Enums.Kernel.Lanczos3);
         // resize can round a size by one pixel: make it exactly tw x th
@@ -104,5 +104,18 @@ public static class ThumbnailFit
             for (int x = 0; x < tw; x++)
                 mask[(y0 + y) * s + x0 + x] = alpha == null || alpha[y * tw + x] >= options.AlphaThreshold;
         return new ModelTile(s, chw, mask, x0, y0, tw, th);
+    }
+
+    /// <summary>A float photo with every non-finite sample replaced where it stands (NaN and -inf by 0,
+    /// +inf by 1), before the resize: its kernel would spread one NaN over its neighbours, then the
+    /// tile, the latent, the fitted map and the LUT would all be NaN and so would every output pixel.</summary>
+    static Image FiniteSamples(Image im)
+    {
+        using var isNumber = im.Equal(im);                   // false only for NaN
+        using var noNan = isNumber.Ifthenelse(im, 0.0);
+        using var magnitude = noNan.Abs();
+        using var isFinite = magnitude < double.PositiveInfinity;
+        using var bounded = noNan.Clamp(min: 0, max: 1);
+        return isFinite.Ifthenelse(noNan, bounded);
     }
 }

@@ -194,6 +194,9 @@ public abstract class DaemonContractTests : IDisposable
     {
         { "missing-input", BridgeErrorCode.NotFound },
         { "input-is-directory", BridgeErrorCode.InvalidArgument },
+        { "input-is-a-named-pipe", BridgeErrorCode.InvalidArgument },
+        { "input-is-a-dangling-link", BridgeErrorCode.NotFound },
+        { "input-is-a-link-loop", BridgeErrorCode.InvalidArgument },
         { "not-an-image", BridgeErrorCode.BadImage },
         { "empty-file", BridgeErrorCode.BadImage },
         { "corrupt-jpeg", BridgeErrorCode.BadImage },
@@ -222,6 +225,9 @@ public abstract class DaemonContractTests : IDisposable
         {
             "missing-input" => () => c.BalanceAsync(Request(Dir.File("nope.jpg"), outp)),
             "input-is-directory" => () => c.BalanceAsync(Request(Directory.CreateDirectory(Dir.File("adir.jpg")).FullName, outp)),
+            "input-is-a-named-pipe" => () => c.BalanceAsync(Request(Fifo(Dir.File("pipe.jpg")), outp)),
+            "input-is-a-dangling-link" => () => c.BalanceAsync(Request(File.CreateSymbolicLink(Dir.File("dangling.jpg"), Dir.File("gone.jpg")).FullName, outp)),
+            "input-is-a-link-loop" => () => c.BalanceAsync(Request(LinkLoop(Dir.File("loop.jpg")), outp)),
             "not-an-image" => () => c.BalanceAsync(Request(Bytes("text.jpg", "hello, not a photo"u8.ToArray()), outp)),
             "empty-file" => () => c.BalanceAsync(Request(Bytes("empty.png", []), outp)),
             "corrupt-jpeg" => () => c.BalanceAsync(Request(TestImages.CorruptJpeg(Dir.File("corrupt.jpg")), outp)),
@@ -244,6 +250,36 @@ public abstract class DaemonContractTests : IDisposable
         Assert.False(File.Exists(outp));
         if (kind == "output-exists") Assert.Equal([1, 2, 3], File.ReadAllBytes(Dir.File("exists.png")));
         await StillServes(c);
+    }
+
+    static string Fifo(string path)
+    {
+        using var p = System.Diagnostics.Process.Start("mkfifo", [path]);
+        p.WaitForExit();
+        return path;
+    }
+
+    static string LinkLoop(string path)
+    {
+        File.CreateSymbolicLink(path + ".b", path);
+        File.CreateSymbolicLink(path, path + ".b");
+        return path;
+    }
+
+    [Fact]
+    public async Task One_requests_error_text_does_not_reach_the_next_requests_error()
+    {
+        // issue 13 item 3: libvips' error buffer kept "text.jpg is not a known file format" after the
+        // loader search failed, and the next failure of any request carried it
+        var c = NewClient();
+        File.WriteAllText(Dir.File("leak-text.jpg"), "hello, not a photo");
+        var first = await Rejected(BridgeErrorCode.BadImage, () => c.BalanceAsync(Request(Dir.File("leak-text.jpg"), Dir.File("leak1.out.png"))));
+        Assert.Contains("leak-text.jpg", first.Message);
+        var second = await Rejected(BridgeErrorCode.BadImage, () => c.BalanceAsync(Request(TestImages.CorruptJpeg(Dir.File("leak-corrupt.jpg")), Dir.File("leak2.out.png"))));
+        Output.WriteLine(second.Message);
+        Assert.Contains("leak-corrupt.jpg", second.Message);
+        Assert.DoesNotContain("leak-text", second.Message);
+        Assert.DoesNotContain("known file format", second.Message);
     }
 
     [Fact]

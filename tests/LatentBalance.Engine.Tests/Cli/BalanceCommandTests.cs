@@ -48,6 +48,48 @@ public class BalanceCommandTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ANanSampleInAFloatPhotoStaysAtItsOwnPixel()
+    {
+        // issue 13 item 1: one NaN sample made every output sample NaN (daemon) or crashed `--json`
+        var dir = TestPaths.TempDir("cli-nan");
+        var src = Path.Combine(dir, "holes.tif");
+        var outPath = Path.Combine(dir, "out.tif");
+        using (var im = NetVips.Image.NewFromFile(Photo("coffee")))
+        using (var f = im.Cast(NetVips.Enums.BandFormat.Float).Linear([1 / 255.0], [0]))
+        using (var holes = Imaging.TestImages.WithSamples(f, [(50, 60, 0, float.NaN), (200, 100, 2, float.PositiveInfinity)]))
+            holes.Tiffsave(src);
+        var r = CliRunner.Run(null, "balance", src, "-o", outPath, "--json");
+        output.WriteLine(r.Stderr);
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.True(doc.RootElement.GetProperty("ok").GetBoolean());
+        using var got = NetVips.Image.NewFromFile(outPath);
+        var px = got.WriteToMemory<float>();
+        int bands = got.Bands, w = got.Width;
+        var bad = Enumerable.Range(0, px.Length).Where(i => !float.IsFinite(px[i])).Select(i => i / bands).Distinct().ToList();
+        Assert.True(bad.All(p => p == 60 * w + 50 || p == 100 * w + 200), $"{bad.Count} pixels not finite, first at {bad.FirstOrDefault()}");
+        // and the photo was balanced, not left alone or blanked
+        Assert.InRange(px.Where(float.IsFinite).Average(), 0.05, 0.95);
+    }
+
+    [Fact]
+    public void ANamedPipeCalledPhotoJpgIsRefusedAtOnce()
+    {
+        // issue 13 item 2: the CLI waited forever for someone to write to the pipe
+        var dir = TestPaths.TempDir("cli-fifo");
+        var fifo = Path.Combine(dir, "photo.jpg");
+        using (var p = System.Diagnostics.Process.Start("mkfifo", [fifo])) p.WaitForExit();
+        var run = Task.Run(() => CliRunner.Run(null, "balance", fifo, "-o", Path.Combine(dir, "out.jpg")));
+        Assert.True(run.Wait(TimeSpan.FromSeconds(90)), "the CLI blocked on a named pipe");
+        output.WriteLine(run.Result.Stderr);
+        Assert.Equal(1, run.Result.ExitCode);
+        var line = Assert.Single(run.Result.Stderr.Split('\n'), l => l.StartsWith("latentbalance: error:"));
+        Assert.Contains("photo.jpg", line);
+        Assert.Contains("named pipe", line);
+        Assert.Equal(new[] { "photo.jpg" }, Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).ToArray());
+    }
+
+    [Fact]
     public void UsageErrorsExitNonZero()
     {
         var dir = TestPaths.TempDir("cli-usage");

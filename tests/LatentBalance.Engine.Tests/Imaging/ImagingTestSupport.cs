@@ -49,6 +49,16 @@ static class TestImages
         return joined.Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
     }
 
+    /// <summary>A float copy of a float image with some samples set (x, y, band, value), e.g. NaN or infinities.</summary>
+    public static Image WithSamples(Image floatImage, (int X, int Y, int Band, float Value)[] samples)
+    {
+        int w = floatImage.Width, h = floatImage.Height, bands = floatImage.Bands;
+        var data = floatImage.WriteToMemory<float>();
+        foreach (var (x, y, b, v) in samples) data[(y * w + x) * bands + b] = v;
+        using var raw = Image.NewFromMemory(data, w, h, bands, Enums.BandFormat.Float);
+        return raw.Copy(interpretation: floatImage.Interpretation);
+    }
+
     /// <summary>A 16-bit gradient using the full 16-bit range (values not multiples of 257).</summary>
     public static Image Rgb16(int w, int h)
     {

@@ -26,6 +26,58 @@ public class PhotoReaderTests
     }
 
     [Fact]
+    public void Only_regular_files_are_read_and_each_other_kind_is_named()
+    {
+        // issue 13 items 2 and 6: a named pipe called photo.jpg blocked the reader for good; a dangling or
+        // looping link was "not an image"
+        var dir = TestPaths.TempDir("imaging-kinds");
+        var fifo = Path.Combine(dir, "photo.jpg");
+        using (var p = System.Diagnostics.Process.Start("mkfifo", [fifo])) p.WaitForExit();
+        var dangling = File.CreateSymbolicLink(Path.Combine(dir, "dangling.jpg"), Path.Combine(dir, "gone.jpg")).FullName;
+        var loopA = Path.Combine(dir, "loop.jpg");
+        File.CreateSymbolicLink(loopA + ".b", loopA);
+        File.CreateSymbolicLink(loopA, loopA + ".b");
+        var good = Path.Combine(dir, "good.png");
+        using (var im = TestImages.Rgb8(40, 30)) im.Pngsave(good);
+        var linked = File.CreateSymbolicLink(Path.Combine(dir, "linked.png"), good).FullName;
+
+        var open = Task.Run(() => Assert.Throws<ImageInputException>(() => PhotoReader.Open(fifo)));
+        Assert.True(open.Wait(TimeSpan.FromSeconds(20)), "opening a named pipe blocked");
+        Assert.Equal(FileErrorKind.InvalidPath, open.Result.Kind);
+        Assert.Contains("named pipe", open.Result.Message);
+        Assert.Contains("photo.jpg", open.Result.Message);
+
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(dangling));
+        Assert.Equal(FileErrorKind.NotFound, e.Kind);
+        Assert.Contains("symbolic link to a file that does not exist", e.Message);
+        Assert.Contains("gone.jpg", e.Message);
+        e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(loopA));
+        Assert.Equal(FileErrorKind.InvalidPath, e.Kind);
+        Assert.Contains("loops", e.Message);
+        e = Assert.Throws<ImageInputException>(() => PhotoReader.Open("/dev/zero"));
+        Assert.Contains("device", e.Message);
+        Assert.Equal(InputPathKind.RegularFile, InputPath.Inspect(linked)); // a link to a photo is read
+        Assert.Equal(40, PhotoReader.Open(linked).Width);
+    }
+
+    [Fact]
+    public void A_failed_loader_search_leaves_no_text_for_the_next_error()
+    {
+        // issue 13 item 3: "... is not a known file format" stayed in libvips' error buffer
+        var dir = TestPaths.TempDir("imaging-error-buffer");
+        var text = Path.Combine(dir, "shopping.jpg");
+        File.WriteAllText(text, "eggs, milk\n");
+        Assert.Throws<ImageInputException>(() => PhotoReader.Open(text));
+        var cut = Path.Combine(dir, "cut.jpg");
+        using (var im = TestImages.Rgb8(300, 200)) im.Jpegsave(cut, q: 90);
+        var bytes = File.ReadAllBytes(cut);
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(cut, new PhotoReaderOptions { VerifyPixels = true }));
+        Assert.Contains("cut.jpg", e.Message);
+        Assert.DoesNotContain("shopping", e.Message);
+    }
+
+    [Fact]
     public void Empty_file_and_directory_are_refused()
     {
         var dir = TestPaths.TempDir("imaging-empty");

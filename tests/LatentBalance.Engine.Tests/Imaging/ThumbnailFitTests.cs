@@ -57,6 +57,30 @@ public class ThumbnailFitTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Non_finite_samples_of_a_float_photo_do_not_spread_into_the_tile()
+    {
+        // issue 13 item 1: one NaN sample made the whole tile (and so the LUT and every output pixel) NaN
+        var dir = TestPaths.TempDir("imaging-nan-tile");
+        var clean = Path.Combine(dir, "clean.tif");
+        var holes = Path.Combine(dir, "holes.tif");
+        using (var im = TestImages.Rgb8(900, 600))
+        using (var f = im.Cast(Enums.BandFormat.Float).Linear([1 / 255.0], [0]))
+        {
+            f.Tiffsave(clean);
+            TestImages.WithSamples(f, [(100, 100, 0, float.NaN), (400, 300, 1, float.PositiveInfinity), (700, 500, 2, float.NegativeInfinity)]).Tiffsave(holes);
+        }
+        var tc = ThumbnailFit.FromSource(PhotoReader.Open(clean));
+        var th = ThumbnailFit.FromSource(PhotoReader.Open(holes));
+        Assert.All(th.Chw, v => Assert.True(float.IsFinite(v)));
+        var diff = tc.Chw.Zip(th.Chw, (a, b) => Math.Abs(a - b)).ToArray();
+        output.WriteLine($"|clean tile - tile with NaN/inf samples|: largest {diff.Max():F5}, mean {diff.Average():E2}, values moved {diff.Count(d => d > 1e-6)}");
+        // a replaced sample is one of about 16 behind a tile value: it moves its own few tile values a little
+        Assert.True(diff.Max() < 0.1, $"three replaced samples moved a tile value by {diff.Max()}");
+        // and only within the resize kernel's reach: at most an 8x8 patch of tile values in its band each
+        Assert.True(diff.Count(d => d > 1e-6) <= 3 * 64, $"{diff.Count(d => d > 1e-6)} tile values moved: the replacement spread");
+    }
+
+    [Fact]
     public void Portrait_orientation_and_mid_grey_padding()
     {
         var path = Path.Combine(TestPaths.TempDir("imaging-tile-o"), "rot.jpg");
