@@ -91,6 +91,7 @@ static class BalanceCommand
                 {
                     var r = engine.BalanceFile(j.Input, j.Output, options with { LutPath = j.Lut, ComparePath = j.Compare }, cancel: ct);
                     results.Add(new { ok = true, result = r });
+                    if (!json) foreach (var note in r.Notes) Console.Error.WriteLine($"latentbalance: note: {j.Input}: {note}");
                     if (!json) Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input} -> {j.Output} ({r.Width}x{r.Height}, moved dE00 {r.TileDeltaE:F2}{(r.BalancerStrengths.Count > 0 && r.BalancerStrengths[0] != 1 ? $", balancer strength {r.BalancerStrengths[0]:F2}" : "")}{(r.Damping < 1 ? $", damped to {r.Damping:F2}: little colour to go on" : "")}, {sw.Elapsed.TotalSeconds:F1} s)");
                 }
                 catch (Exception e)

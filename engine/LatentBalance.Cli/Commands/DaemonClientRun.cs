@@ -16,6 +16,14 @@ static class DaemonClientRun
     /// <summary>Returned when the daemon could not be reached and the caller may fall back to in-process.</summary>
     public const int NotReachable = -1;
 
+    /// <summary>The reader's notes on an input (the daemon's reply has no room for them; reading the
+    /// header again here is cheap).</summary>
+    static IReadOnlyList<string> Notes(string input)
+    {
+        try { return LatentBalance.Engine.Imaging.PhotoReader.Open(input).Notes; }
+        catch (LatentBalance.Engine.Imaging.ImageInputException) { return []; }
+    }
+
     public static async Task<int> RunAsync(string[] inputs, string output, string? lut, bool json, BalanceOptions options, bool requireDaemon, CancellationToken ct)
     {
         List<BalanceCommand.Job> jobs;
@@ -68,7 +76,9 @@ static class DaemonClientRun
                         var r = await client.WaitAsync(id, -1, CancellationToken.None);
                         if (r.State == JobState.Done)
                         {
-                            results.Add(new { ok = true, via = "daemon", job = id, input = j.Input, output = r.OutputPath, lut = j.Lut, elapsedMs = r.ElapsedMs });
+                            var notes = Notes(j.Input);
+                            results.Add(new { ok = true, via = "daemon", job = id, input = j.Input, output = r.OutputPath, lut = j.Lut, elapsedMs = r.ElapsedMs, notes });
+                            if (!json) foreach (var note in notes) Console.Error.WriteLine($"latentbalance: note: {j.Input}: {note}");
                             if (!json) Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input} -> {j.Output} (daemon, {r.ElapsedMs / 1000.0:F1} s)");
                             continue;
                         }

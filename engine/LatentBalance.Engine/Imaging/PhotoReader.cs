@@ -134,10 +134,13 @@ public static class PhotoReader
             if (value != null) kept.Add(new MetadataItem(name, gtype, value));
         }
 
+        int pages = im.GetTypeOf("n-pages") != IntPtr.Zero && im.Get("n-pages") is int n && n > 1 ? n : 1;
+
         return new SourceImage(path, loader, w, h, orientation, kind, format, alpha, profile, kept, options)
         {
             Xres = im.Xres,
             Yres = im.Yres,
+            Pages = pages,
         };
     }
 }

@@ -82,6 +82,15 @@ public sealed class SourceImage
     /// <summary>3 (RGB) or 4 (RGBA) bands in the working space.</summary>
     public int WorkingBands => HasAlpha ? 4 : 3;
 
+    /// <summary>Pages (multi-page TIFF) or frames (animated GIF, WebP) in the file; only the first is read.</summary>
+    public int Pages { get; init; } = 1;
+
+    /// <summary>What the user should know about how this photo is read, one line each (e.g. that only
+    /// the first of several pages is balanced).</summary>
+    public IReadOnlyList<string> Notes => Pages > 1
+        ? [$"the file holds {Pages} pages or frames; only the first is balanced and written"]
+        : [];
+
     /// <summary>Metadata carried to the output (ICC, EXIF, XMP, IPTC, ...).</summary>
     internal IReadOnlyList<MetadataItem> Metadata { get; }
 

@@ -42,16 +42,22 @@ public static class ThumbnailFit
             {
                 using var thumb = Image.Thumbnail(source.FilePath, options.Size, height: options.Size, failOn: source.Options.FailOn);
                 using var working = source.ToWorkingSpace(thumb);
-                return FromImage(working, options);
+                return Opaque(FromImage(working, options), source);
             }
             using var full = source.OpenWorking(sequential: true);
-            return FromImage(full, options);
+            return Opaque(FromImage(full, options), source);
         }
         catch (VipsException e)
         {
             throw new ImageInputException(source.FilePath, "truncated or corrupt image data: " + VipsErrors.Describe(e), e);
         }
     }
+
+    /// <summary>A fully transparent photo has no colour to balance: said here, by name, rather than as an
+    /// index error deep in the fit.</summary>
+    static ModelTile Opaque(ModelTile tile, SourceImage source) => tile.ValidCount > 0 ? tile
+        : throw new ImageInputException(source.FilePath, FileErrorKind.BadImage,
+            "every pixel is (nearly) transparent: there is no colour to balance");
 
     /// <summary>Tile of an image already in the working space (RGB or RGBA; uchar, ushort or float in [0,1]).</summary>
     public static ModelTile FromImage(Image working, ThumbnailFitOptions? options = null)

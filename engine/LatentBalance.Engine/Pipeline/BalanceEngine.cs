@@ -133,7 +133,7 @@ public sealed class BalanceEngine : IDisposable
         {
             Input = input, Output = output, LutPath = options.LutPath, ComparePath = options.ComparePath,
             Width = source.Width, Height = source.Height, Iterations = options.Iterations, Strength = options.Strength,
-            TileDeltaE = tileDe, BalancerStrengths = report.BalancerStrengths, Damping = report.Damping, TimingsMs = timings,
+            TileDeltaE = tileDe, BalancerStrengths = report.BalancerStrengths, Damping = report.Damping, Notes = source.Notes, TimingsMs = timings,
         };
     }
 

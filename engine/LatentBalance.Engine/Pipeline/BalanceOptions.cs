@@ -50,6 +50,9 @@ public sealed record BalanceResult
     /// <summary>1, or below 1 where the correction was damped toward the identity because the photo
     /// holds too little colour information to fit a map on (near-black, near-white or flat).</summary>
     public double Damping { get; init; } = 1;
+    /// <summary>What the user should know about this photo, one line each (e.g. only the first page of a
+    /// multi-page file was balanced).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
     /// <summary>Milliseconds per stage.</summary>
     public Dictionary<string, double> TimingsMs { get; init; } = [];
 }

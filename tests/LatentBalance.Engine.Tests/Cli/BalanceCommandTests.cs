@@ -90,6 +90,24 @@ public class BalanceCommandTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AMultiPageTiffIsBalancedWithANoteThatOnlyItsFirstPageIs()
+    {
+        var dir = TestPaths.TempDir("cli-pages");
+        var src = Path.Combine(dir, "scan.tif");
+        using (var im = NetVips.Image.NewFromFile(Photo("coffee")))
+        using (var pages = NetVips.Image.Arrayjoin([im, im], across: 1))
+        using (var tagged = pages.Mutate(m => m.Set(NetVips.GValue.GIntType, "page-height", im.Height)))
+            tagged.Tiffsave(src);
+        var r = CliRunner.Run(null, "balance", src, "-o", Path.Combine(dir, "out.tif"));
+        output.WriteLine(r.Stderr);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains(r.Stderr.Split('\n'), l => l.StartsWith("latentbalance: note:") && l.Contains("scan.tif") && l.Contains("2 pages"));
+        r = CliRunner.Run(null, "balance", src, "-o", Path.Combine(dir, "out2.tif"), "--json");
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Contains("2 pages", doc.RootElement.GetProperty("result").GetProperty("Notes")[0].GetString());
+    }
+
+    [Fact]
     public void UsageErrorsExitNonZero()
     {
         var dir = TestPaths.TempDir("cli-usage");

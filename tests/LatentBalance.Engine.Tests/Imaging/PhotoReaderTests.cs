@@ -78,6 +78,34 @@ public class PhotoReaderTests
     }
 
     [Fact]
+    public void Multi_page_files_say_that_only_the_first_page_is_read()
+    {
+        // issue 13 item 10: a multi-page TIFF or animated GIF lost its other pages with no word to the user
+        var dir = TestPaths.TempDir("imaging-pages");
+        var tif = Path.Combine(dir, "scan.tif");
+        var gif = Path.Combine(dir, "anim.gif");
+        var one = Path.Combine(dir, "one.tif");
+        using (var a = TestImages.Rgb8(60, 40, 0))
+        using (var b = TestImages.Rgb8(60, 40, 30))
+        using (var c = TestImages.Rgb8(60, 40, 60))
+        using (var pages = Image.Arrayjoin([a, b, c], across: 1))
+        using (var tagged = pages.Mutate(m => m.Set(GValue.GIntType, "page-height", 40)))
+        {
+            tagged.Tiffsave(tif);
+            tagged.Gifsave(gif);
+            a.Tiffsave(one);
+        }
+        foreach (var path in new[] { tif, gif })
+        {
+            var src = PhotoReader.Open(path);
+            Assert.Equal(3, src.Pages);
+            Assert.Equal(40, src.Height); // the first page
+            Assert.Contains("3 pages", Assert.Single(src.Notes));
+        }
+        Assert.Empty(PhotoReader.Open(one).Notes);
+    }
+
+    [Fact]
     public void Empty_file_and_directory_are_refused()
     {
         var dir = TestPaths.TempDir("imaging-empty");

@@ -111,6 +111,21 @@ public class ThumbnailFitTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_fully_transparent_photo_is_refused_by_name()
+    {
+        // issue 13 item 6: it failed deep in the fit as an index error (code Internal in the daemon)
+        var path = Path.Combine(TestPaths.TempDir("imaging-tile-clear"), "clear.png");
+        using (var rgb = TestImages.Rgb8(300, 200))
+        using (var alpha = Image.Black(300, 200).Cast(Enums.BandFormat.Uchar))
+        using (var rgba = rgb.Bandjoin(alpha))
+            rgba.Pngsave(path);
+        var e = Assert.Throws<ImageInputException>(() => ThumbnailFit.FromSource(PhotoReader.Open(path)));
+        Assert.Equal(FileErrorKind.BadImage, e.Kind);
+        Assert.Contains("clear.png", e.Message);
+        Assert.Contains("transparent", e.Message);
+    }
+
+    [Fact]
     public void Shrink_on_load_agrees_with_full_decode_and_is_faster()
     {
         var path = Path.Combine(TestPaths.TempDir("imaging-tile-t"), "big.jpg");
