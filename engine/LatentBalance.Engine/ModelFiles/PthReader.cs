@@ -15,6 +15,12 @@ public static class PthReader
     /// <summary>Largest data.pkl accepted (a state dict's pickle is kilobytes).</summary>
     const long MaxPickleBytes = 64L << 20;
 
+    /// <summary>torch.save stores its entries uncompressed; an entry that inflates more than this many
+    /// times its stored size, past <see cref="InflateFloor"/>, is refused from the zip directory, before
+    /// anything is allocated (a 1 MB zip-bomb checkpoint took 8.4 GB before it was refused).</summary>
+    const int MaxInflateRatio = 8;
+    const long InflateFloor = 16L << 20;
+
     /// <summary>
     /// Reads the state dict at <paramref name="path"/>. The caller owns (and should dispose) the returned tensors.
     /// A checkpoint whose top object is a dict holding a <c>state_dict</c> dict is read through that entry.
@@ -46,6 +52,9 @@ public static class PthReader
 
     static Dictionary<string, Tensor> ReadZip(ZipArchive zip, string path)
     {
+        foreach (var e in zip.Entries)
+            if (e.Length > InflateFloor && e.Length > MaxInflateRatio * Math.Max(1, e.CompressedLength))
+                throw new ModelFileException($"{path}: zip entry '{e.FullName}' inflates from {e.CompressedLength} to {e.Length} bytes ({e.Length / Math.Max(1, e.CompressedLength)}:1): refused as a decompression bomb (PyTorch stores checkpoints uncompressed)");
         var pkl = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal)
                                                 && e.FullName.Count(c => c == '/') <= 1
                                                 && (e.FullName == "data.pkl" || e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal)))

@@ -3,10 +3,11 @@ using System.Text;
 using LatentBalance.Engine.ModelFiles;
 using TorchSharp;
 using static TorchSharp.torch;
+using Xunit.Abstractions;
 
 namespace LatentBalance.Engine.Tests.ModelFiles;
 
-public class PthReaderTests
+public class PthReaderTests(ITestOutputHelper output)
 {
     static string EncoderPth => Path.Combine(TestPaths.Taef2Dir, "taef2_encoder.pth");
     static string DecoderPth => Path.Combine(TestPaths.Taef2Dir, "taef2_decoder.pth");
@@ -121,6 +122,25 @@ public class PthReaderTests
         Assert.Contains("'0'", e.Message);
     }
 
+    [Fact]
+    public void AZipBombCheckpointIsRefusedBeforeItIsInflated()
+    {
+        // issue 13 item 5: a 1 MB checkpoint whose storage inflates to gigabytes took 8.4 GB before it was refused
+        var path = Path.Combine(TestPaths.TempDir("pth-bomb"), "bomb.pth");
+        const long floats = 128L << 20; // 512 MB of zeros
+        var pickle = new PthTestCheckpoint();
+        pickle.AddTensor("w", "0", 0, [floats], [1], storageType: "FloatStorage", numel: floats);
+        pickle.Write(path, zeroStorages: new() { ["0"] = floats * 4 });
+        output.WriteLine($"bomb: {new FileInfo(path).Length} bytes on disk for {floats * 4} inflated");
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var e = Assert.Throws<ModelFileException>(() => PthReader.Read(path));
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        output.WriteLine($"{e.Message}; allocated {allocated / 1e6:F1} MB");
+        Assert.Contains("bomb.pth", e.Message);
+        Assert.Contains("decompression bomb", e.Message);
+        Assert.True(allocated < 200_000_000, $"{allocated} bytes allocated before the refusal");
+    }
+
     [Theory]
     [InlineData(0.5)]
     [InlineData(0.05)]
@@ -225,7 +245,8 @@ internal sealed class PthTestCheckpoint
         if (asParameter) { p.Op(0x89); p.Global("collections", "OrderedDict"); p.Op(')'); p.Op('R'); p.Op('t'); p.Op('R'); }
     }
 
-    public void Write(string path)
+    /// <param name="zeroStorages">storages written as this many zero bytes, deflated (a zip bomb)</param>
+    public void Write(string path, Dictionary<string, long>? zeroStorages = null)
     {
         var pkl = new MemoryStream();
         var p = new PickleWriter(pkl);
@@ -235,10 +256,10 @@ internal sealed class PthTestCheckpoint
         _items.WriteTo(pkl);
         p.Op('u');
         p.Op('.');
-        WriteRaw(path, pkl.ToArray(), _storages.ToDictionary(kv => kv.Key, kv => kv.Value.Data));
+        WriteRaw(path, pkl.ToArray(), _storages.ToDictionary(kv => kv.Key, kv => kv.Value.Data), zeroStorages);
     }
 
-    public static void WriteRaw(string path, byte[] pickle, Dictionary<string, byte[]> storages)
+    public static void WriteRaw(string path, byte[] pickle, Dictionary<string, byte[]> storages, Dictionary<string, long>? zeroStorages = null)
     {
         if (File.Exists(path)) File.Delete(path);
         using var zip = ZipFile.Open(path, ZipArchiveMode.Create);
@@ -250,6 +271,12 @@ internal sealed class PthTestCheckpoint
         Add("data.pkl", pickle);
         Add("byteorder", "little"u8.ToArray());
         foreach (var (k, v) in storages) Add("data/" + k, v);
+        var zeros = new byte[1 << 20];
+        foreach (var (k, n) in zeroStorages ?? [])
+        {
+            using var s = zip.CreateEntry("archive/data/" + k, CompressionLevel.SmallestSize).Open();
+            for (long left = n; left > 0; left -= zeros.Length) s.Write(zeros, 0, (int)Math.Min(zeros.Length, left));
+        }
     }
 
     static int ElementSize(string type) => type switch
