@@ -32,7 +32,7 @@ public sealed class EngineFilterHost : IFilterHost
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(map);
-        var lut = ColorMapLut.Bake(map, job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize, title);
+        var lut = LutBaker.Bake(map.Map, job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize, title);
         job.Cancellation.ThrowIfCancellationRequested();
         if (job.OutputPath != null)
         {

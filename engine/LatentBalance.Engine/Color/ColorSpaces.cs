@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace LatentBalance.Engine.Color;
 
 /// <summary>
@@ -7,9 +5,10 @@ namespace LatentBalance.Engine.Color;
 /// CIELAB with the D65 white of the sRGB matrix (so sRGB white is exactly L=100, a=b=0).
 /// Scalar, interleaved-span (RGBRGB...) and tensor (channel axis -3: [3,H,W] or [N,3,H,W]) forms.
 /// sRGB values are nominally in [0,1]; the transfer curves are extended to negatives by odd symmetry.
-/// XYZ is scaled so that Y(white) = 1; L* is 0..100.
+/// XYZ is scaled so that Y(white) = 1; L* is 0..100. The only copy of this maths: the tensor forms
+/// (ColorSpaces.Tensor.cs) use these constants, and the grey-world plug-in compiles this file (no TorchSharp here).
 /// </summary>
-public static class ColorSpaces
+public static partial class ColorSpaces
 {
     /// <summary>Linear sRGB to XYZ, derived from the sRGB primaries and D65 (x=0.3127, y=0.3290).</summary>
     public static readonly double[,] RgbToXyzMatrix =
@@ -27,6 +26,12 @@ public static class ColorSpaces
     public static readonly double WhiteY = 1.0;
     public static readonly double WhiteZ = RgbToXyzMatrix[2, 0] + RgbToXyzMatrix[2, 1] + RgbToXyzMatrix[2, 2];
 
+    /// <summary>Rec.709 / sRGB relative luminance weights of linear RGB: the Y row of <see cref="RgbToXyzMatrix"/>.</summary>
+    public static readonly double LumaR = RgbToXyzMatrix[1, 0], LumaG = RgbToXyzMatrix[1, 1], LumaB = RgbToXyzMatrix[1, 2];
+
+    // the sRGB curve: linear segment up to the knee (encoded EncodedKnee, linear LinearKnee), power segment above
+    const double EncodedKnee = 0.04045, LinearKnee = 0.0031308, Slope = 12.92, Offset = 0.055, Scale = 1.055, Gamma = 2.4;
+
     const double Delta = 6.0 / 29.0;
     const double Delta3 = Delta * Delta * Delta;       // 216/24389
     const double LinSlope = 1.0 / (3 * Delta * Delta); // 841/108
@@ -36,14 +41,14 @@ public static class ColorSpaces
     public static double SrgbToLinear(double c)
     {
         double a = Math.Abs(c);
-        double l = a <= 0.04045 ? a / 12.92 : Math.Pow((a + 0.055) / 1.055, 2.4);
+        double l = a <= EncodedKnee ? a / Slope : Math.Pow((a + Offset) / Scale, Gamma);
         return c < 0 ? -l : l;
     }
 
     public static double LinearToSrgb(double l)
     {
         double a = Math.Abs(l);
-        double c = a <= 0.0031308 ? a * 12.92 : 1.055 * Math.Pow(a, 1 / 2.4) - 0.055;
+        double c = a <= LinearKnee ? a * Slope : Scale * Math.Pow(a, 1 / Gamma) - Offset;
         return l < 0 ? -c : c;
     }
 
@@ -128,82 +133,7 @@ public static class ColorSpaces
         if (a % multiple != 0) throw new ArgumentException($"span length {a} is not a multiple of {multiple} (interleaved RGB expected)");
     }
 
-    // ---------- tensors, channel axis -3 ----------
-
-    public static Tensor SrgbToLinear(Tensor srgb)
-    {
-        using var scope = NewDisposeScope();
-        var a = srgb.abs();
-        var l = where(a.le(0.04045), a / 12.92, ((a + 0.055) / 1.055).pow(2.4));
-        return (srgb.sign() * l).MoveToOuterDisposeScope();
-    }
-
-    public static Tensor LinearToSrgb(Tensor linear)
-    {
-        using var scope = NewDisposeScope();
-        var a = linear.abs();
-        var c = where(a.le(0.0031308), a * 12.92, 1.055 * a.pow(1 / 2.4) - 0.055);
-        return (linear.sign() * c).MoveToOuterDisposeScope();
-    }
-
-    public static Tensor LinearRgbToXyz(Tensor rgb) => MatMulChannels(rgb, RgbToXyzMatrix);
-    public static Tensor XyzToLinearRgb(Tensor xyz) => MatMulChannels(xyz, XyzToRgbMatrix);
-
-    public static Tensor XyzToLab(Tensor xyz)
-    {
-        CheckChannels(xyz);
-        using var scope = NewDisposeScope();
-        var white = tensor(new[] { (float)WhiteX, (float)WhiteY, (float)WhiteZ }, xyz.dtype, xyz.device).view(3, 1, 1);
-        var t = xyz / white;
-        var f = where(t.gt(Delta3), t.clamp_min(Delta3).pow(1.0 / 3.0), t * LinSlope + 4.0 / 29.0);
-        var fx = f.select(-3, 0); var fy = f.select(-3, 1); var fz = f.select(-3, 2);
-        return stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], -3).MoveToOuterDisposeScope();
-    }
-
-    public static Tensor LabToXyz(Tensor lab)
-    {
-        CheckChannels(lab);
-        using var scope = NewDisposeScope();
-        var fy = (lab.select(-3, 0) + 16) / 116;
-        var fx = fy + lab.select(-3, 1) / 500;
-        var fz = fy - lab.select(-3, 2) / 200;
-        var f = stack([fx, fy, fz], -3);
-        var t = where(f.gt(Delta), f.pow(3), (f - 4.0 / 29.0) / LinSlope);
-        var white = tensor(new[] { (float)WhiteX, (float)WhiteY, (float)WhiteZ }, lab.dtype, lab.device).view(3, 1, 1);
-        return (t * white).MoveToOuterDisposeScope();
-    }
-
-    public static Tensor SrgbToLab(Tensor srgb)
-    {
-        using var scope = NewDisposeScope();
-        return XyzToLab(LinearRgbToXyz(SrgbToLinear(srgb))).MoveToOuterDisposeScope();
-    }
-
-    public static Tensor LabToSrgb(Tensor lab)
-    {
-        using var scope = NewDisposeScope();
-        return LinearToSrgb(XyzToLinearRgb(LabToXyz(lab))).MoveToOuterDisposeScope();
-    }
-
-    static Tensor MatMulChannels(Tensor x, double[,] m)
-    {
-        CheckChannels(x);
-        using var scope = NewDisposeScope();
-        var flat = new float[9];
-        for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) flat[i * 3 + j] = (float)m[i, j];
-        var mt = tensor(flat, [3, 3], x.dtype, x.device);
-        // y[..., i, h, w] = sum_j m[i, j] x[..., j, h, w]
-        var y = x.movedim([-3L], [-1L]).matmul(mt.t()).movedim([-1L], [-3L]);
-        return y.contiguous().MoveToOuterDisposeScope();
-    }
-
-    static void CheckChannels(Tensor x)
-    {
-        if (x.dim() < 3 || x.shape[^3] != 3)
-            throw new ArgumentException($"colour tensor must have 3 channels on axis -3 ([3,H,W] or [N,3,H,W]), got [{string.Join(",", x.shape)}]");
-    }
-
-    static double[,] Invert(double[,] m)
+    internal static double[,] Invert(double[,] m)
     {
         double a = m[0, 0], b = m[0, 1], c = m[0, 2], d = m[1, 0], e = m[1, 1], f = m[1, 2], g = m[2, 0], h = m[2, 1], k = m[2, 2];
         double A = e * k - f * h, B = -(d * k - f * g), C = d * h - e * g;

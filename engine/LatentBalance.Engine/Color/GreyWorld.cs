@@ -1,29 +1,36 @@
-using static TorchSharp.torch;
-
 namespace LatentBalance.Engine.Color;
 
 /// <summary>
-/// The grey-world baseline: in linear light, scale each channel so that its mean equals the mean
-/// of the three channel means (the average colour becomes neutral, brightness is kept).
+/// The grey-world assumption: the average colour of a scene is neutral grey. Per-channel gains in linear
+/// light bring the channel means to their common mean (keeping the mean luminance). The one copy: the
+/// grey-world filter plug-in compiles this file, and the evaluator's grey-world baseline calls it the same way.
 /// </summary>
 public static class GreyWorld
 {
-    /// <summary>Per-channel gains in linear light for an sRGB image [3, H, W] in [0, 1].</summary>
-    public static float[] Gains(Tensor srgb)
+    /// <summary>Gains are limited to this factor either way, so a one-colour picture is not blown out.</summary>
+    public const double MaxGain = 4.0;
+
+    /// <param name="meanLinear">mean R, G, B in linear light.</param>
+    /// <param name="strength">0: identity gains, 1: the full correction (blended in log space).</param>
+    /// <param name="maxGain">gains are clamped to [1/maxGain, maxGain].</param>
+    public static double[] Gains(IReadOnlyList<double> meanLinear, double strength = 1, double maxGain = MaxGain)
     {
-        using var scope = NewDisposeScope();
-        var lin = ColorSpaces.SrgbToLinear(srgb.to(ScalarType.Float32));
-        var means = lin.reshape(3, -1).mean([1]).clamp_min(1e-6);
-        var target = means.mean();
-        return (target / means).data<float>().ToArray();
+        if (meanLinear.Count != 3) throw new ArgumentException($"expected 3 channel means, got {meanLinear.Count}");
+        const double eps = 1e-4;
+        double grey = (meanLinear[0] + meanLinear[1] + meanLinear[2]) / 3;
+        var gains = new double[3];
+        for (int c = 0; c < 3; c++)
+        {
+            double full = grey < eps ? 1 : Math.Clamp(grey / Math.Max(meanLinear[c], eps), 1 / maxGain, maxGain);
+            gains[c] = Math.Exp(strength * Math.Log(full));
+        }
+        return gains;
     }
 
-    /// <summary>The grey-world correction of an sRGB image [3, H, W] (or [N, 3, H, W]) in [0, 1].</summary>
-    public static Tensor Apply(Tensor srgb, float[] gains, float strength = 1f)
-    {
-        using var scope = NewDisposeScope();
-        var g = tensor(gains.Select(v => 1 + strength * (v - 1)).ToArray()).view(3, 1, 1).to(srgb.device);
-        var lin = ColorSpaces.SrgbToLinear(srgb.to(ScalarType.Float32));
-        return ColorSpaces.LinearToSrgb((lin * g).clamp(0, 1)).MoveToOuterDisposeScope();
-    }
+    /// <summary>The colour map on sRGB-encoded values: each channel scaled by its gain in linear light, clamped to 0..1.</summary>
+    public static Func<float, float, float, (float R, float G, float B)> Map(double[] gains) =>
+        (r, g, b) => (Scale(r, gains[0]), Scale(g, gains[1]), Scale(b, gains[2]));
+
+    static float Scale(float encoded, double gain) =>
+        (float)Math.Clamp(ColorSpaces.LinearToSrgb(Math.Clamp(ColorSpaces.SrgbToLinear(encoded) * gain, 0, 1)), 0, 1);
 }

@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Color;
 using TorchSharp;
 
 namespace LatentBalance.Engine.Imaging;
@@ -40,6 +41,26 @@ public sealed class ModelTile
 
     /// <summary>The value of channel <paramref name="c"/> at (x, y).</summary>
     public float this[int c, int y, int x] => Chw[(c * Size + y) * Size + x];
+
+    /// <summary>Mean R, G, B of the photo pixels, sRGB-encoded and in linear light, and how many were measured.</summary>
+    public (double[] Srgb, double[] Linear, int Count) ChannelMeans()
+    {
+        int plane = Size * Size, n = 0;
+        double[] srgb = new double[3], linear = new double[3];
+        for (int i = 0; i < plane; i++)
+        {
+            if (!Mask[i]) continue;
+            n++;
+            for (int c = 0; c < 3; c++)
+            {
+                double v = Chw[c * plane + i];
+                srgb[c] += v;
+                linear[c] += ColorSpaces.SrgbToLinear(v);
+            }
+        }
+        for (int c = 0; c < 3; c++) { srgb[c] /= Math.Max(n, 1); linear[c] /= Math.Max(n, 1); }
+        return (srgb, linear, n);
+    }
 
     /// <summary>Float32 tensor [1, 3, Size, Size].</summary>
     public torch.Tensor ToTensor(torch.Device? device = null)

@@ -87,7 +87,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
                 using var scope = NewDisposeScope();
                 var clean = LoadPhoto(photo);
                 var (distorted, recipe) = generator.Distort(clean, options.Seed + n++);
-                var grey = GreyWorld.Apply(distorted, GreyWorld.Gains(distorted));
+                var grey = Apply(GreyWorldLut(distorted), distorted);
                 var lut = Correction(distorted, 1, packStrengthDistorted);
                 var balanced = Apply(lut, distorted);
                 Add(scores["none"], distorted, clean);
@@ -218,6 +218,10 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         }
         return Apply(lut, distorted);
     }
+
+    /// <summary>The shipped grey-world filter at full strength: the gains of the model tile's linear means,
+    /// baked into a LUT as the daemon's filter host does.</summary>
+    static Lut3D GreyWorldLut(Tensor srgb) => LutBaker.Bake(GreyWorld.Map(GreyWorld.Gains(Tile(srgb).ChannelMeans().Linear)));
 
     static ModelTile Tile(Tensor srgb)
     {

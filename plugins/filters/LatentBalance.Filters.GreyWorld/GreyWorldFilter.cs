@@ -1,16 +1,13 @@
 namespace LatentBalance.Filters.GreyWorld;
 
 /// <summary>
-/// The grey-world assumption: the average colour of a scene is neutral grey. Measures the mean of each
-/// channel in linear light, scales the channels so the means are equal (keeping the mean luminance),
-/// and blends the gains with the identity by <c>strength</c>. A plug-in that proves the filter mechanism.
+/// The grey-world correction (<see cref="Engine.Color.GreyWorld"/>, whose source this plug-in compiles): measures the
+/// channel means in linear light and applies the gains, blended with the identity by <c>strength</c>.
+/// A plug-in that proves the filter mechanism.
 /// </summary>
 public sealed class GreyWorldFilter : IFilter
 {
     public const string Id = "grey-world";
-
-    /// <summary>Gains are limited to this factor either way, so a one-colour picture is not blown out.</summary>
-    public const double MaxGain = 4.0;
 
     public FilterDescription Description { get; } = new()
     {
@@ -26,12 +23,10 @@ public sealed class GreyWorldFilter : IFilter
         job.Report("measuring", 0.05);
         var m = await host.MeasureAsync(job.InputPath, job.Cancellation).ConfigureAwait(false);
         job.Cancellation.ThrowIfCancellationRequested();
-        var gains = GreyWorldGains.Compute(m.MeanLinear, strength, MaxGain);
+        var gains = Engine.Color.GreyWorld.Gains(m.MeanLinear, strength);
         host.Log($"grey-world gains R {gains[0]:F3} G {gains[1]:F3} B {gains[2]:F3} (strength {strength:F2})");
         job.Report("applying", 0.3);
-        await host.ApplyColorMapAsync(job, new FuncColorMap((r, g, b) =>
-            (SrgbCurve.Scale(r, gains[0]), SrgbCurve.Scale(g, gains[1]), SrgbCurve.Scale(b, gains[2]))),
-            $"grey world (strength {strength:0.##})").ConfigureAwait(false);
+        await host.ApplyColorMapAsync(job, new FuncColorMap(Engine.Color.GreyWorld.Map(gains)), $"grey world (strength {strength:0.##})").ConfigureAwait(false);
         job.Report("done", 1);
     }
 }

@@ -1,4 +1,6 @@
 using LatentBalance.Daemon.Filters;
+using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Pipeline;
 using LatentBalance.Daemon.Tests.Support;
 using LatentBalance.Filters;
 
@@ -31,6 +33,21 @@ public sealed class GreyWorldTests : IDisposable
         Assert.True(m.Max() - m.Min() < 0.25 * (before.Max() - before.Min()), $"linear means {string.Join(", ", m.Select(v => v.ToString("F3")))}");
         Assert.True(TestImages.MeanAbsDiff(input, _dir.File("none.png")) < 0.6, "strength 0 should leave the picture alone");
         Assert.Contains("LUT_3D_SIZE 33", File.ReadAllText(_dir.File("full.cube")));
+    }
+
+    [Fact]
+    public async Task The_plugin_bakes_the_engine_grey_world_that_the_evaluator_scores()
+    {
+        var f = Grey();
+        var host = new EngineFilterHost(null, null, DaemonLog.Silent, f.Description.Id);
+        var input = TestImages.Gradient(_dir.File("cast.png"), 64, 48, [1.0, 0.8, 0.55]);
+        await f.RunAsync(Job(f, input, null, _dir.File("g.cube"), 0.7), host);
+        var shipped = CubeFile.Read(_dir.File("g.cube"));
+        var gains = GreyWorld.Gains((await host.MeasureAsync(input)).MeanLinear, 0.7);
+        Assert.True(gains.Max() / gains.Min() > 1.2, $"gains {string.Join(", ", gains)}: not a real correction");
+        var engine = LutBaker.Bake(GreyWorld.Map(gains));
+        Assert.Equal(engine.Size, shipped.Size);
+        for (int i = 0; i < engine.Data.Length; i++) Assert.Equal(engine.Data[i], (double)shipped.Data[i], 1e-6); // .cube: 6 decimals
     }
 
     [Fact]

@@ -84,6 +84,25 @@ public class ColorSpacesTests
     }
 
     [Fact]
+    public void TensorCurvesMatchTheScalarCurvesAndLumaIsTheYRow()
+    {
+        using var scope = NewDisposeScope();
+        double[] v = [-0.5, -0.01, 0, 0.002, 0.0031308, 0.01, 0.04045, 0.2, 0.5, 0.9, 1, 1.2];
+        var t = tensor(v, [1, 3, 1, 4]);
+        var lin = ColorSpaces.SrgbToLinear(t).data<double>().ToArray();
+        var enc = ColorSpaces.LinearToSrgb(t).data<double>().ToArray();
+        for (int i = 0; i < v.Length; i++)
+        {
+            Assert.Equal(ColorSpaces.SrgbToLinear(v[i]), lin[i], 12);
+            Assert.Equal(ColorSpaces.LinearToSrgb(v[i]), enc[i], 12);
+        }
+        // one matrix precision: luminance weights are the Y row, summing to Y(white) = 1
+        Assert.Equal((ColorSpaces.RgbToXyzMatrix[1, 0], ColorSpaces.RgbToXyzMatrix[1, 1], ColorSpaces.RgbToXyzMatrix[1, 2]), (ColorSpaces.LumaR, ColorSpaces.LumaG, ColorSpaces.LumaB));
+        Assert.Equal(1.0, ColorSpaces.LumaR + ColorSpaces.LumaG + ColorSpaces.LumaB, 12);
+        Assert.Equal(0.2126390, ColorSpaces.LumaR, 7);
+    }
+
+    [Fact]
     public void TensorHelpersMatchScalar()
     {
         using var scope = NewDisposeScope();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using NetVips;
 using Xunit.Abstractions;
@@ -35,6 +36,19 @@ public class ThumbnailFitTests(ITestOutputHelper output)
         using var m = tile.MaskTensor();
         Assert.Equal(new long[] { 1, 1, 224, 224 }, m.shape);
         Assert.Equal(224 * 149, m.sum().item<long>());
+    }
+
+    [Fact]
+    public void Channel_means_skip_the_padding_and_are_also_taken_in_linear_light()
+    {
+        // a 2x2 tile: pixels 0 and 3 are the photo, 1 and 2 padding with values that would move the means
+        float[] chw = [0.2f, 1, 1, 0.6f, 0, 1, 1, 1, 0.5f, 0, 0, 0.5f];
+        var (srgb, linear, n) = new ModelTile(2, chw, [true, false, false, true], 0, 0, 2, 2).ChannelMeans();
+        Assert.Equal(2, n);
+        Assert.Equal([0.4, 0.5, 0.5], srgb.Select(v => Math.Round(v, 6)));
+        Assert.Equal((ColorSpaces.SrgbToLinear(0.2f) + ColorSpaces.SrgbToLinear(0.6f)) / 2, linear[0], 12);
+        Assert.Equal(0.5, linear[1], 12);
+        Assert.Equal(ColorSpaces.SrgbToLinear(0.5), linear[2], 12);
     }
 
     [Fact]

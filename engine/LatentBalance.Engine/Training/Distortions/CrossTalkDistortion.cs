@@ -1,4 +1,5 @@
 using System.Globalization;
+using LatentBalance.Engine.Color;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -57,7 +58,7 @@ public sealed class CrossTalkDistortion : IDistortion
     }
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
-        ColorMath.LinearToSrgb(ColorMath.MixChannels(ColorMath.SrgbToLinear(x), Matrix)));
+        ColorSpaces.LinearToSrgb(ColorSpaces.MixChannels(ColorSpaces.SrgbToLinear(x.clamp(0, 1)), Matrix).clamp(0, 1)));
 
     public string Describe()
     {

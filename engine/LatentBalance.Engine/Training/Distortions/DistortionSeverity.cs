@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using LatentBalance.Engine.Color;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -35,16 +36,7 @@ public static class DistortionSeverity
     {
         DistortionTensor.Validate(srgb);
         using var scope = NewDisposeScope();
-        var x = srgb.dim() == 3 ? srgb.unsqueeze(0) : srgb;
-        if (x.dtype != ScalarType.Float32) x = x.to_type(ScalarType.Float32);
-        var xyz = ColorMath.MixChannels(ColorMath.SrgbToLinear(x), ColorMath.RgbToXyz);
-        var white = ColorMath.Multiply(ColorMath.RgbToXyz, new[] { 1.0, 1.0, 1.0 });
-        var t = xyz / ColorMath.ChannelVector(x, white[0], white[1], white[2]);
-        const double d = 6.0 / 29.0;
-        var f = where(t > d * d * d, t.clamp_min(1e-12).pow(1.0 / 3.0), t / (3 * d * d) + 4.0 / 29.0);
-        var fx = f[.., 0]; var fy = f[.., 1]; var fz = f[.., 2];
-        var lab = stack(new[] { fy * 116.0 - 16.0, (fx - fy) * 500.0, (fy - fz) * 200.0 }, 1);
-        return (srgb.dim() == 3 ? lab.squeeze(0) : lab).MoveToOuterDisposeScope();
+        return ColorSpaces.SrgbToLab(srgb.to_type(ScalarType.Float32).clamp(0, 1)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Per-pixel CIE76 ΔE between two sRGB images of the same shape; result drops the channel axis.</summary>

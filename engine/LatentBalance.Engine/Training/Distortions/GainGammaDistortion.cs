@@ -1,4 +1,5 @@
 using System.Globalization;
+using LatentBalance.Engine.Color;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LatentBalance.Engine.Color;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -28,9 +29,9 @@ public sealed class SaturationDistortion : IDistortion
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
     {
-        var lin = ColorMath.SrgbToLinear(x);
+        var lin = ColorSpaces.SrgbToLinear(x.clamp(0, 1));
         var y = ColorMath.Luminance(lin);
-        return ColorMath.LinearToSrgb(y + (lin - y) * Factor);
+        return ColorSpaces.LinearToSrgb((y + (lin - y) * Factor).clamp(0, 1));
     });
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}(x{Factor:0.###})");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LatentBalance.Engine.Color;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -47,7 +48,7 @@ public sealed class SplitToningDistortion : IDistortion
             4 => new[] { f, 0, 1 },
             _ => new[] { 1, 0, 1 - f },
         };
-        double y = ColorMath.LumaR * rgb[0] + ColorMath.LumaG * rgb[1] + ColorMath.LumaB * rgb[2];
+        double y = ColorSpaces.LumaR * rgb[0] + ColorSpaces.LumaG * rgb[1] + ColorSpaces.LumaB * rgb[2];
         var t = rgb.Select(c => c - y).ToArray();
         double max = t.Max(Math.Abs);
         return t.Select(c => c / max).ToArray();
@@ -66,7 +67,7 @@ public sealed class SplitToningDistortion : IDistortion
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
     {
-        var luma = (x * ColorMath.ChannelVector(x, ColorMath.LumaR, ColorMath.LumaG, ColorMath.LumaB)).sum(1, keepdim: true).clamp(0.0, 1.0);
+        var luma = (x * ColorMath.ChannelVector(x, ColorSpaces.LumaR, ColorSpaces.LumaG, ColorSpaces.LumaB)).sum(1, keepdim: true).clamp(0.0, 1.0);
         var ts = TintVector(ShadowHue);
         var th = TintVector(HighlightHue);
         var shadow = ColorMath.ChannelVector(x, ts[0], ts[1], ts[2]) * ShadowStrength;

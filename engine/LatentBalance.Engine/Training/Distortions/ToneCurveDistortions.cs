@@ -1,4 +1,5 @@
 using System.Globalization;
+using LatentBalance.Engine.Color;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -120,7 +121,7 @@ public sealed class ExposureDistortion : IDistortion
     internal static ExposureDistortion FromStep(DistortionStep s) => new(s.Get("ev"));
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
-        ColorMath.LinearToSrgb(ColorMath.SrgbToLinear(x) * Math.Pow(2, Ev)));
+        ColorSpaces.LinearToSrgb((ColorSpaces.SrgbToLinear(x.clamp(0, 1)) * Math.Pow(2, Ev)).clamp(0, 1)));
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}({Ev:+0.##;-0.##} EV)");
 

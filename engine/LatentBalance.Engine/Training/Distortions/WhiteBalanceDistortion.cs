@@ -1,4 +1,5 @@
 using System.Globalization;
+using LatentBalance.Engine.Color;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -41,7 +42,7 @@ public sealed class WhiteBalanceDistortion : IDistortion
         var lmsRef = ColorMath.Multiply(ColorMath.Bradford, ColorMath.XyToXyz(xr, yr));
         var d = ColorMath.Diagonal(lmsSrc[0] / lmsRef[0], lmsSrc[1] / lmsRef[1], lmsSrc[2] / lmsRef[2]);
         var xyz = ColorMath.Multiply(ColorMath.BradfordInverse, ColorMath.Multiply(d, ColorMath.Bradford));
-        return ColorMath.Multiply(ColorMath.XyzToRgb, ColorMath.Multiply(xyz, ColorMath.RgbToXyz));
+        return ColorMath.Multiply(ColorSpaces.XyzToRgbMatrix, ColorMath.Multiply(xyz, ColorSpaces.RgbToXyzMatrix));
     }
 
     internal static WhiteBalanceDistortion Sample(Random rng, DistortionOptions o)
@@ -56,7 +57,7 @@ public sealed class WhiteBalanceDistortion : IDistortion
     internal static WhiteBalanceDistortion FromStep(DistortionStep s) => new(s.Get("kelvin"), s.Get("duv"));
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
-        ColorMath.LinearToSrgb(ColorMath.MixChannels(ColorMath.SrgbToLinear(x), Matrix)));
+        ColorSpaces.LinearToSrgb(ColorSpaces.MixChannels(ColorSpaces.SrgbToLinear(x.clamp(0, 1)), Matrix).clamp(0, 1)));
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}(T={TemperatureK:0}K, duv={Tint:+0.0000;-0.0000})");
 

@@ -120,7 +120,7 @@ public class ColourOpTests
         foreach (var h in new[] { 0.0, 75, 150, 222, 300 })
         {
             var t = SplitToningDistortion.TintVector(h);
-            Assert.Equal(0.0, 0.2126729 * t[0] + 0.7151522 * t[1] + 0.0721750 * t[2], 6);
+            Assert.Equal(0.0, ColorSpaces.LumaR * t[0] + ColorSpaces.LumaG * t[1] + ColorSpaces.LumaB * t[2], 12);
         }
     }
 

@@ -1,25 +1,15 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Engine.Color;
 
 /// <summary>
-/// Colour maths shared by the distortion ops: sRGB transfer functions on tensors, the
-/// linear-sRGB/XYZ (D65) matrices, Rec.709 luminance, CIE 1960 UCS and the chromaticity of the
+/// Colour maths of the distortion ops beyond <see cref="ColorSpaces"/> (which has the sRGB curve and the
+/// XYZ matrices): Bradford adaptation, Rec.709 luminance, CIE 1960 UCS and the chromaticity of the
 /// daylight/Planckian locus. Images are [N,3,H,W] float32.
 /// </summary>
 internal static class ColorMath
 {
-    /// <summary>Linear sRGB -> XYZ (D65), IEC 61966-2-1.</summary>
-    public static readonly double[,] RgbToXyz =
-    {
-        { 0.4124564, 0.3575761, 0.1804375 },
-        { 0.2126729, 0.7151522, 0.0721750 },
-        { 0.0193339, 0.1191920, 0.9503041 },
-    };
-
-    public static readonly double[,] XyzToRgb = Invert(RgbToXyz);
-
     /// <summary>Bradford cone-response matrix (XYZ -> sharpened LMS).</summary>
     public static readonly double[,] Bradford =
     {
@@ -28,40 +18,9 @@ internal static class ColorMath
         { 0.0389, -0.0685, 1.0296 },
     };
 
-    public static readonly double[,] BradfordInverse = Invert(Bradford);
-
-    public const double LumaR = 0.2126729, LumaG = 0.7151522, LumaB = 0.0721750;
+    public static readonly double[,] BradfordInverse = ColorSpaces.Invert(Bradford);
 
     // ---- tensor helpers --------------------------------------------------------------------
-
-    /// <summary>sRGB-encoded [0,1] -> linear light (exact piecewise curve).</summary>
-    public static Tensor SrgbToLinear(Tensor x)
-    {
-        var c = x.clamp(0.0, 1.0);
-        var lo = c / 12.92;
-        var hi = ((c + 0.055) / 1.055).pow(2.4);
-        return where(c <= 0.04045, lo, hi);
-    }
-
-    /// <summary>Linear light -> sRGB-encoded; input is clamped to [0,1] first.</summary>
-    public static Tensor LinearToSrgb(Tensor x)
-    {
-        var c = x.clamp(0.0, 1.0);
-        var lo = c * 12.92;
-        var hi = c.clamp_min(1e-12).pow(1.0 / 2.4) * 1.055 - 0.055;
-        return where(c <= 0.0031308, lo, hi);
-    }
-
-    /// <summary>Applies a 3x3 matrix to the channel axis of an [N,3,H,W] tensor: out_i = sum_j m[i,j] x_j.</summary>
-    public static Tensor MixChannels(Tensor img, double[,] m)
-    {
-        var flat = new float[9];
-        for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++)
-                flat[i * 3 + j] = (float)m[i, j];
-        var mt = tensor(flat, new long[] { 3, 3 }, dtype: ScalarType.Float32, device: img.device);
-        return einsum("ij,njhw->nihw", mt, img);
-    }
 
     /// <summary>Per-channel multiply of an [N,3,H,W] tensor by (a0, a1, a2).</summary>
     public static Tensor ChannelVector(Tensor like, double a0, double a1, double a2) =>
@@ -69,7 +28,7 @@ internal static class ColorMath
 
     /// <summary>Rec.709 / sRGB relative luminance of linear RGB, shape [N,1,H,W].</summary>
     public static Tensor Luminance(Tensor lin) =>
-        (lin * ChannelVector(lin, LumaR, LumaG, LumaB)).sum(1, keepdim: true);
+        (lin * ChannelVector(lin, ColorSpaces.LumaR, ColorSpaces.LumaG, ColorSpaces.LumaB)).sum(1, keepdim: true);
 
     // ---- chromaticity / locus --------------------------------------------------------------
 
@@ -173,18 +132,4 @@ internal static class ColorMath
     }
 
     public static double[,] Diagonal(double a, double b, double c) => new double[,] { { a, 0, 0 }, { 0, b, 0 }, { 0, 0, c } };
-
-    public static double[,] Invert(double[,] m)
-    {
-        double a = m[0, 0], b = m[0, 1], c = m[0, 2], d = m[1, 0], e = m[1, 1], f = m[1, 2], g = m[2, 0], h = m[2, 1], i = m[2, 2];
-        double A = e * i - f * h, B = -(d * i - f * g), C = d * h - e * g;
-        double det = a * A + b * B + c * C;
-        if (Math.Abs(det) < 1e-12) throw new ArgumentException("3x3 matrix is singular");
-        return new double[,]
-        {
-            { A / det, -(b * i - c * h) / det, (b * f - c * e) / det },
-            { B / det, (a * i - c * g) / det, -(a * f - c * d) / det },
-            { C / det, -(a * h - b * g) / det, (a * e - b * d) / det },
-        };
-    }
 }
