@@ -62,9 +62,10 @@ internal static class OutputColour
             {
                 string profile = "cmyk";
                 if (s.Profile?.IsCmyk == true) { profile = s.Profile.WriteTempFile(); temps.Add(profile); }
-                else icc = null; // libvips attaches its built-in CMYK profile itself
+                // an untagged CMYK photo was read through libvips' built-in CMYK profile and goes back
+                // through it, and stays untagged: embedding that profile added about 1 MB to every file
+                else icc = null;
                 converted = im.IccTransform(profile, intent: Enums.Intent.Relative, embedded: false, inputProfile: "srgb", depth: depth);
-                if (icc == null && converted.GetTypeOf("icc-profile-data") != IntPtr.Zero) icc = converted.Get("icc-profile-data") as byte[];
                 break;
             }
             case PhotoColourKind.Cmyk:

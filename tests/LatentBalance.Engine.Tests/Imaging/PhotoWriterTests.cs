@@ -307,6 +307,32 @@ public class PhotoWriterTests
     }
 
     [Fact]
+    public void An_untagged_cmyk_jpeg_stays_untagged_and_about_its_size()
+    {
+        // issue 13 item 9: it gained libvips' built-in CMYK profile (962 KB; 279 KB -> 1.49 MB)
+        var dir = TestPaths.TempDir("imaging-cmyk-untagged");
+        var input = Path.Combine(dir, "in.jpg");
+        var output = Path.Combine(dir, "out.jpg");
+        using (var rgb = TestImages.PhotoLike(800, 600))
+        using (var cmyk = rgb.IccTransform("cmyk", inputProfile: "srgb", embedded: false))
+        using (var untagged = cmyk.Mutate(m => m.Remove("icc-profile-data")))
+            untagged.Jpegsave(input, q: PhotoWriterOptions.Default.JpegQuality); // sizes compare at the writer's quality
+        var src = PhotoReader.Open(input);
+        Assert.Equal(PhotoColourKind.Cmyk, src.ColourKind);
+        Assert.Null(src.Profile);
+        new PhotoWriter().Write(src, new IdentityTransform(), output);
+        using var got = TestImages.Load(output);
+        Assert.Equal(Enums.Interpretation.Cmyk, got.Interpretation);
+        Assert.Equal(IntPtr.Zero, got.GetTypeOf("icc-profile-data"));
+        long inBytes = new FileInfo(input).Length, outBytes = new FileInfo(output).Length;
+        Assert.True(outBytes < inBytes * 1.3 + 20_000, $"{inBytes} -> {outBytes} bytes");
+        using var inp = TestImages.Load(input);
+        using var inLooks = inp.IccTransform("srgb", inputProfile: "cmyk");
+        using var outLooks = got.IccTransform("srgb", inputProfile: "cmyk");
+        Assert.True(TestImages.MeanAbsDiff(inLooks, outLooks) < 2, $"cmyk identity diff {TestImages.MeanAbsDiff(inLooks, outLooks)}");
+    }
+
+    [Fact]
     public void Float_tiff_stays_float()
     {
         var dir = TestPaths.TempDir("imaging-float");
