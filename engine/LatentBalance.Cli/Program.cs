@@ -9,4 +9,7 @@ var root = new RootCommand("LatentBalance: machine-learning colour balance for p
     ModelsCommand.Create(),
 };
 foreach (var extra in CommandRegistry.Extra()) root.Subcommands.Add(extra);
-return await root.Parse(args).InvokeAsync();
+// SIGTERM / Ctrl-C: the commands see the token cancelled; after 1.5 s the process exits anyway,
+// deleting the output files it had not finished (a libvips write cannot be interrupted)
+using var stop = new StopSignals(TimeSpan.FromSeconds(1.5));
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, stop.Token);

@@ -1,4 +1,5 @@
 using LatentBalance.Bridge.Contract;
+using LatentBalance.Engine.Imaging;
 
 namespace LatentBalance.Daemon;
 
@@ -21,7 +22,7 @@ public sealed class OutputStaging : IDisposable
         var dir = Path.GetDirectoryName(final)!;
         var staged = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(final)}.lb-{Guid.NewGuid().ToString("N")[..8]}{Path.GetExtension(final)}");
         _files.Add((staged, final));
-        return staged;
+        return UnfinishedFiles.Add(staged);
     }
 
     /// <summary>Moves every staged file onto its final path. A missing staged file is an Internal error (the filter wrote nothing).</summary>
@@ -32,7 +33,7 @@ public sealed class OutputStaging : IDisposable
                 throw new BridgeException(BridgeErrorCode.Internal, $"the filter produced no file for '{final}'");
         foreach (var (staged, final) in _files)
         {
-            try { File.Move(staged, final, _overwrite); }
+            try { File.Move(staged, final, _overwrite); UnfinishedFiles.Remove(staged); }
             catch (IOException e) when (!_overwrite && File.Exists(final))
             {
                 throw new BridgeException(BridgeErrorCode.IoError, $"'{final}' appeared while the job ran (pass overwrite to replace it)", e);
@@ -58,6 +59,7 @@ public sealed class OutputStaging : IDisposable
         foreach (var (staged, _) in _files)
         {
             try { File.Delete(staged); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            UnfinishedFiles.Remove(staged);
         }
     }
 

@@ -141,7 +141,7 @@ public static class CubeFile
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full) ?? ".";
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"cannot write LUT {path}: folder {dir} does not exist");
-        string tmp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        string tmp = Imaging.UnfinishedFiles.Add(Imaging.AtomicOutputFile.TempPathFor(full));
         try
         {
             using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false), 1 << 16))
@@ -155,6 +155,10 @@ public static class CubeFile
         {
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
+        }
+        finally
+        {
+            Imaging.UnfinishedFiles.Remove(tmp);
         }
     }
 

@@ -42,7 +42,7 @@ public static class AtomicOutputFile
     /// <summary>Runs <paramref name="write"/> on a temp path, then renames it onto the output; on any failure the temp file is deleted and nothing appears at the output.</summary>
     public static void Write(string fullOutputPath, Action<string> write)
     {
-        var temp = TempPathFor(fullOutputPath);
+        var temp = UnfinishedFiles.Add(TempPathFor(fullOutputPath));
         try
         {
             write(temp);
@@ -55,6 +55,10 @@ public static class AtomicOutputFile
             if (e is IOException or UnauthorizedAccessException)
                 throw new ImageOutputException(fullOutputPath, e.Message, e);
             throw;
+        }
+        finally
+        {
+            UnfinishedFiles.Remove(temp);
         }
     }
 

@@ -6,7 +6,7 @@ using LatentBalance.Daemon.Tests.Support;
 namespace LatentBalance.Daemon.Tests.Service;
 
 /// <summary>Stdio only: the client going away (stdin closed) mid-job, and --idle-exit.</summary>
-public sealed class StdioDaemonTests : IDisposable
+public sealed class StdioDaemonTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly TempDir _dir = new("stdio");
 
@@ -37,6 +37,53 @@ public sealed class StdioDaemonTests : IDisposable
         Assert.Contains(log, l => l.Contains("\"event\":\"job_cancelled\""));
         Assert.False(File.Exists(outp));
         Assert.Empty(Directory.GetFiles(_dir.Path, ".*"));
+    }
+
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task A_signal_mid_job_stops_the_daemon_within_2_s_with_a_log_line_and_nothing_left_behind(string signal)
+    {
+        // issue 13 item 4: SIGTERM during a job left a hidden partial file in the output folder, no stop in
+        // the log, and the runtime's diagnostic socket in the temp folder
+        var outp = _dir.File($"sig-{signal}.out.png");
+        var input = TestImages.Gradient(_dir.File($"sig-{signal}.png"), 6000, 4500); // its PNG write outlasts the grace period
+        var log = new ConcurrentQueue<string>();
+        var psi = DaemonProcess.StartInfo("--stdio");
+        var tmp = Directory.CreateDirectory(_dir.File($"tmp-{signal}")).FullName;
+        psi.Environment["TMPDIR"] = tmp; // where the runtime puts its diagnostic socket
+        using var p = Process.Start(psi)!;
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) log.Enqueue(e.Data); };
+        p.BeginErrorReadLine();
+        async Task<string> Call(int id, string method, object args)
+        {
+            await p.StandardInput.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(new { jsonrpc = "2.0", id, method, @params = args }));
+            await p.StandardInput.FlushAsync();
+            return (await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(4)))!;
+        }
+        var reply = await Call(1, "Balance", new { inputPath = input, outputPath = outp, parameters = new Dictionary<string, string> { ["iterations"] = "1" } });
+        var job = System.Text.Json.JsonDocument.Parse(reply).RootElement.GetProperty("result").GetProperty("jobId").GetString();
+        // wait until the job writes its output (the longest stage for a 27 MP PNG), then signal
+        var wait = Stopwatch.StartNew();
+        string status = "";
+        for (int id = 2; wait.Elapsed < TimeSpan.FromMinutes(3) && !status.Contains("writing"); id++)
+        {
+            status = await Call(id, "GetJob", new { jobId = job });
+            await Task.Delay(20);
+        }
+        Assert.Contains("writing", status);
+        using (var kill = Process.Start("kill", ["-" + signal, p.Id.ToString()])) kill.WaitForExit();
+        var clock = Stopwatch.StartNew();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), "the daemon did not exit");
+        var took = clock.Elapsed;
+        output.WriteLine($"SIG{signal} while '{status}': stopped in {took.TotalSeconds:F2} s, exit code {p.ExitCode}, output written: {File.Exists(outp)}");
+        foreach (var l in log) output.WriteLine(l);
+        Assert.True(took < TimeSpan.FromSeconds(2.5), $"the daemon took {took.TotalSeconds:F1} s to stop");
+        Assert.Contains(log, l => l.Contains("\"event\":\"daemon_stopping\""));
+        // the job was cancelled, or finished its write inside the grace period: never a partial file
+        if (File.Exists(outp)) Assert.Equal((6000, 4500), TestImages.Size(outp));
+        Assert.Empty(Directory.GetFiles(_dir.Path, ".*"));
+        Assert.Empty(Directory.GetFileSystemEntries(tmp, $"dotnet-diagnostic-{p.Id}-*"));
     }
 
     [Fact]

@@ -107,6 +107,37 @@ public class BalanceCommandTests(ITestOutputHelper output)
         Assert.Contains("2 pages", doc.RootElement.GetProperty("result").GetProperty("Notes")[0].GetString());
     }
 
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public void ASignalDuringTheWriteStopsWithin2SecondsAndLeavesNoPartialFile(string signal)
+    {
+        // issue 13 item 4: Ctrl-C or SIGTERM during the write left a hidden .*.tmp partial file
+        var dir = TestPaths.TempDir("cli-signal");
+        var src = Path.Combine(dir, "big.png");
+        using (var im = Imaging.TestImages.Rgb8(8000, 6000)) im.Pngsave(src, compression: 1); // its PNG write (level 6) outlasts the grace period
+        var outDir = Directory.CreateDirectory(Path.Combine(dir, "out")).FullName;
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "latentbalance.dll"));
+        foreach (var a in new[] { "balance", src, "-o", Path.Combine(outDir, "big.png") }) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in TestPack.Environment) psi.Environment[k] = v;
+        psi.Environment["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/latentbalance-test-bus";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var wait = System.Diagnostics.Stopwatch.StartNew();
+        while (Directory.GetFiles(outDir, ".*.tmp").Length == 0 && !p.HasExited && wait.Elapsed < TimeSpan.FromMinutes(5)) Thread.Sleep(10);
+        Assert.False(p.HasExited, "the CLI ended before it wrote");
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, p.Id.ToString()])) kill.WaitForExit();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), "the CLI did not stop");
+        output.WriteLine($"SIG{signal} during the write: stopped in {clock.Elapsed.TotalSeconds:F2} s, exit code {p.ExitCode}\n{stderr.Result}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Empty(Directory.GetFiles(outDir, ".*")); // no partial file
+        if (p.ExitCode == 0) // the write finished inside the grace period: then it is whole
+            using (var got = NetVips.Image.NewFromFile(Path.Combine(outDir, "big.png"))) Assert.Equal((8000, 6000), (got.Width, got.Height));
+        else Assert.Empty(Directory.GetFiles(outDir));
+    }
+
     [Fact]
     public void UsageErrorsExitNonZero()
     {
