@@ -73,6 +73,24 @@ public static class PhotoReader
         return source;
     }
 
+    /// <summary>Why lcms cannot convert into <paramref name="profile"/> (null: it can). The output goes
+    /// back through the photo's own profile, where libvips reports an unusable one (on import it quietly
+    /// falls back to sRGB), and the failure was blamed on the output file; so it is tried here, at open.</summary>
+    static string? UnusableProfile(IccProfileInfo profile)
+    {
+        var file = profile.WriteTempFile();
+        try
+        {
+            using var black = Image.Black(1, 1, bands: 3);
+            using var probe = black.Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
+            using var exported = probe.IccTransform(file, inputProfile: "srgb", intent: Enums.Intent.Relative, embedded: false);
+            _ = exported.Avg();
+            return null;
+        }
+        catch (VipsException e) { return VipsErrors.Describe(e); }
+        finally { try { File.Delete(file); } catch (IOException) { } }
+    }
+
     static SourceImage Describe(string path, string loader, Image im, PhotoReaderOptions options)
     {
         int w = im.Width, h = im.Height;
@@ -120,6 +138,10 @@ public static class PhotoReader
         {
             throw new ImageInputException(path, $"unsupported colour space '{interp}' (RGB, grey and CMYK images are supported)");
         }
+
+        if (profile != null && (kind == PhotoColourKind.Cmyk || (kind == PhotoColourKind.Rgb && format != Enums.BandFormat.Float && profile is { IsRgb: true, IsSrgb: false }))
+            && UnusableProfile(profile) is { } why)
+            throw new ImageInputException(path, FileErrorKind.BadImage, $"its embedded ICC profile ({profile.Data.Length} bytes) cannot be used: {why}");
 
         int orientation = 1;
         if (im.GetTypeOf("orientation") != IntPtr.Zero && im.Get("orientation") is int o && o is >= 1 and <= 8) orientation = o;

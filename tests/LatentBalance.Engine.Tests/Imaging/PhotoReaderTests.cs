@@ -106,6 +106,27 @@ public class PhotoReaderTests
     }
 
     [Fact]
+    public void A_corrupt_icc_profile_in_the_input_is_blamed_on_the_input_at_open()
+    {
+        // issue 13 item 6: it failed in the writer and was reported as an output error
+        var dir = TestPaths.TempDir("imaging-bad-icc");
+        var path = Path.Combine(dir, "badicc.jpg");
+        using (var im = TestImages.Rgb8(64, 48))
+        using (var p3 = im.IccTransform("p3", inputProfile: "srgb", embedded: false))
+        {
+            var icc = (byte[])p3.Get("icc-profile-data");
+            for (int i = 132; i < icc.Length; i++) icc[i] = 0xA5; // header intact, tag table and tags garbage
+            using var bad = p3.Mutate(m => m.Set(GValue.BlobType, "icc-profile-data", icc));
+            bad.Jpegsave(path, q: 90, keep: Enums.ForeignKeep.All);
+        }
+        var e = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path));
+        Assert.Equal(FileErrorKind.BadImage, e.Kind);
+        Assert.Contains("badicc.jpg", e.Message);
+        Assert.Contains("ICC profile", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
     public void Empty_file_and_directory_are_refused()
     {
         var dir = TestPaths.TempDir("imaging-empty");
