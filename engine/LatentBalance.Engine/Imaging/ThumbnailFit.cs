@@ -15,8 +15,9 @@ public sealed class ThumbnailFitOptions
     public int Size { get; init; } = 224;
     public TilePadding Padding { get; init; } = TilePadding.EdgeReplicate;
 
-    /// <summary>Make the tile straight from the file with libvips' shrink-on-load (JPEG DCT scaling,
-    /// WebP/TIFF pyramids): much faster than decoding the full image first.</summary>
+    /// <summary>Make the tile of a JPEG or WebP straight from the file with libvips' shrink-on-load
+    /// (JPEG DCT scaling): much faster than decoding the full image first. Formats that can hold more
+    /// than 8 bits always take the full decode, so bit-depth twins get the same tile.</summary>
     public bool ShrinkOnLoad { get; init; } = true;
 
     /// <summary>Pixels with alpha below this fraction are left out of the mask.</summary>
@@ -35,10 +36,13 @@ public static class ThumbnailFit
         options ??= ThumbnailFitOptions.Default;
         try
         {
+            // Shrink-on-load (JPEG DCT scaling, WebP) only for formats that hold 8-bit samples alone.
+            // Everything else takes one path, the float resize of FromImage, so an 8-bit photo and its
+            // 16-bit and float twins give the same tile (the thumbnail rounded 16-bit tiles to 8 bits and
+            // resized with other kernels than the float path: tiles 1-24/255 apart, LUTs up to 7/255); and
             // float files are taken as stored (sRGB-encoded values, as GIMP's R'G'B' float exports them),
-            // exactly as the full-resolution writer takes them; libvips' thumbnail would see their scRGB
-            // tag and gamma-encode them a second time, so the tile (and the correction) would differ
-            if (options.ShrinkOnLoad && source.FileFormat != Enums.BandFormat.Float)
+            // where libvips' thumbnail would see their scRGB tag and gamma-encode them a second time
+            if (options.ShrinkOnLoad && HoldsOnly8Bit(source))
             {
                 using var thumb = Image.Thumbnail(source.FilePath, options.Size, height: options.Size, failOn: source.Options.FailOn);
                 using var working = source.ToWorkingSpace(thumb);
@@ -52,6 +56,10 @@ public static class ThumbnailFit
             throw new ImageInputException(source.FilePath, "truncated or corrupt image data: " + VipsErrors.Describe(e), e);
         }
     }
+
+    static bool HoldsOnly8Bit(SourceImage source) =>
+        source.FileFormat == Enums.BandFormat.Uchar
+        && (source.Loader.StartsWith("VipsForeignLoadJpeg", StringComparison.Ordinal) || source.Loader.StartsWith("VipsForeignLoadWebp", StringComparison.Ordinal));
 
     /// <summary>A fully transparent photo has no colour to balance: said here, by name, rather than as an
     /// index error deep in the fit.</summary>

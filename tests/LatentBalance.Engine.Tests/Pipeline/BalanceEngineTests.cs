@@ -30,6 +30,41 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
     }
 
     [Fact]
+    public void BitDepthTwinsGiveTheSameTileAndLutsWithinOneLevel()
+    {
+        // issue 13 item 11: an 8-bit photo and its 16-bit and float twins got corrections up to 7/255 apart
+        var dir = TestPaths.TempDir("engine-depth");
+        var photos = new[] { "debian-skimage-data", "bsds500", "urban100", "sun-hays80", "mcmaster18" }
+            .Select(f => Directory.GetFiles(Path.Combine(TestPaths.Photos, f)).Where(p => !p.EndsWith(".md")).OrderBy(p => p, StringComparer.Ordinal).First())
+            .ToArray();
+        double worstTile = 0, worstLut = 0;
+        foreach (var photo in photos)
+        {
+            var name = Path.GetFileNameWithoutExtension(photo);
+            string p8 = Path.Combine(dir, name + "-8.png"), p16 = Path.Combine(dir, name + "-16.png"), pf = Path.Combine(dir, name + "-f.tif");
+            using (var im = Image.NewFromFile(photo))
+            using (var rgb = im.Bands > 3 ? im.ExtractBand(0, n: 3) : im.Copy())
+            {
+                rgb.Pngsave(p8);
+                using (var s16 = (rgb.Cast(Enums.BandFormat.Ushort) * 257).Cast(Enums.BandFormat.Ushort).Copy(interpretation: Enums.Interpretation.Rgb16)) s16.Pngsave(p16);
+                using (var f = rgb.Cast(Enums.BandFormat.Float).Linear([1 / 255.0], [0])) f.Tiffsave(pf);
+            }
+            var tiles = new[] { p8, p16, pf }.Select(p => ThumbnailFit.FromSource(PhotoReader.Open(p))).ToArray();
+            var luts = tiles.Select(t => Engine.EstimateCorrection(t, new BalanceOptions())).ToArray();
+            for (int k = 1; k < 3; k++)
+            {
+                double tile = tiles[0].Chw.Zip(tiles[k].Chw, (a, b) => Math.Abs(a - b)).Max();
+                double lut = luts[0].Data.Zip(luts[k].Data, (a, b) => Math.Abs(a - b)).Max();
+                output.WriteLine($"{name} 8-bit vs {(k == 1 ? "16-bit" : "float")}: tile max |diff| {tile * 255:F2}/255, LUT max |diff| {lut * 255:F2}/255");
+                worstTile = Math.Max(worstTile, tile);
+                worstLut = Math.Max(worstLut, lut);
+            }
+        }
+        Assert.True(worstTile <= 0.5 / 255 + 1e-6, $"tiles differ by {worstTile * 255:F2}/255, more than rounding");
+        Assert.True(worstLut <= 1 / 255.0, $"LUTs differ by {worstLut * 255:F2}/255");
+    }
+
+    [Fact]
     public void BalancesAWholePhotoDeterministicallyAndWritesEverythingAskedFor()
     {
         var dir = TestPaths.TempDir("engine");
