@@ -125,6 +125,11 @@ public static class PhotoReader
                  or Enums.Interpretation.Scrgb or Enums.Interpretation.Bw or Enums.Interpretation.Grey16
                  or Enums.Interpretation.Multiband)
         {
+            // a file tagged grey (TIFF photometric min-is-black/white or palette) with 3 or 4 samples: libvips'
+            // thumbnail turns its first band into RGB and keeps the rest (5 or 6 bands) while the full-size
+            // path would read the samples as RGB(A), so the tile and the photo would disagree
+            if (interp is Enums.Interpretation.Bw or Enums.Interpretation.Grey16 && bands > 2)
+                throw new ImageInputException(path, $"a grey image with {bands} bands is not supported (grey images have 1 band, or 2 with alpha)");
             switch (bands)
             {
                 case 1: kind = PhotoColourKind.Grey; alpha = false; break;

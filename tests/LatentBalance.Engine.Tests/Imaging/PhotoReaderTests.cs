@@ -232,6 +232,33 @@ public class PhotoReaderTests
         Assert.Contains("6 bands", e.Message);
     }
 
+    [Theory]
+    [InlineData(3, 1)]
+    [InlineData(4, 0)]
+    [InlineData(4, 3)]
+    public void A_grey_tagged_tiff_with_three_or_four_samples_is_refused(int bands, int photometric)
+    {
+        // found by the fuzz test (issue 13): photometric min-is-black/white or palette on an RGB(A) TIFF was
+        // taken as RGB(A), the tile came out with 5 or 6 bands and BalanceFile threw an ArgumentException
+        var path = Path.Combine(TestPaths.TempDir("imaging-grey-bands"), "greyish.tif");
+        using (var im = TestImages.Rgb8(20, 10))
+        using (var alpha = im[0])
+        using (var withBands = bands == 4 ? im.Bandjoin(alpha) : im.Copy())
+            withBands.Tiffsave(path, compression: Enums.ForeignTiffCompression.None);
+        var b = File.ReadAllBytes(path);
+        Assert.Equal((byte)'I', b[0]);
+        int ifd = BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(4));
+        int entries = BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(ifd));
+        int e = Enumerable.Range(0, entries).Select(i => ifd + 2 + 12 * i).Single(at => BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(at)) == 262);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(e + 8), (ushort)photometric);
+        File.WriteAllBytes(path, b);
+
+        var ex = Assert.Throws<ImageInputException>(() => PhotoReader.Open(path));
+        Assert.Equal(FileErrorKind.BadImage, ex.Kind);
+        Assert.Contains("greyish.tif", ex.Message);
+        Assert.Contains($"grey image with {bands} bands", ex.Message);
+    }
+
     [Fact]
     public void Describes_a_plain_srgb_jpeg()
     {
