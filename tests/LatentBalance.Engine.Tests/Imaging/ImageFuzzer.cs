@@ -51,7 +51,7 @@ public static class ImageFuzzer
             {
                 var mine = seeds.Where(s => s.Format == f).ToArray();
                 var order = ops[f].Select((op, k) => (op, k)).ToArray();
-                new Random(HashCode.Combine(seed, round, f.Length, f[0])).Shuffle(order);
+                new Random(Stable(seed, round, f, "order", "")).Shuffle(order);
                 return order.Select(o => (Format: f, Seed: mine[(round + o.k) % mine.Length], o.op.Name, o.op.Run, OpIndex: o.k)).ToList();
             }).ToArray();
             int longest = perFormat.Max(l => l.Count);
@@ -72,7 +72,7 @@ public static class ImageFuzzer
 
     static int Stable(int seed, int round, string a, string b, string c)
     {
-        // string.GetHashCode is randomised per process; this must be the same in every run
+        // string.GetHashCode and HashCode.Combine are randomised per process; this must be the same in every run
         uint h = 2166136261;
         foreach (var ch in $"{seed}/{round}/{a}/{b}/{c}") h = (h ^ ch) * 16777619;
         return (int)(h & 0x7fffffff);
