@@ -51,6 +51,8 @@ public static class PhotoReader
         {
             using var header = Image.NewFromFile(path, access: Enums.Access.Sequential, failOn: options.FailOn, revalidate: true);
             source = Describe(path, loader, header, options);
+            if (loader.StartsWith("VipsForeignLoadHeif", StringComparison.Ordinal) && UndecodableHeif(path, header, options) is { } heif)
+                throw new ImageInputException(path, FileErrorKind.BadImage, heif);
         }
         catch (VipsException e)
         {
@@ -89,6 +91,27 @@ public static class PhotoReader
         }
         catch (VipsException e) { return VipsErrors.Describe(e); }
         finally { try { File.Delete(file); } catch (IOException) { } }
+    }
+
+    /// <summary>Null when the HEIF/AVIF file decodes; otherwise why not. The libvips shipped with the
+    /// program reads AVIF (AV1) but has no HEVC decoder, so a valid HEIC fails to decode, which was
+    /// reported as "truncated or corrupt". One small region is decoded to find out.</summary>
+    static string? UndecodableHeif(string path, Image header, PhotoReaderOptions options)
+    {
+        string compression = header.GetTypeOf("heif-compression") != IntPtr.Zero && header.Get("heif-compression") is string c ? c : "unknown";
+        try
+        {
+            using var im = Image.NewFromFile(path, access: Enums.Access.Random, failOn: options.FailOn);
+            using var corner = im.Crop(0, 0, Math.Min(16, im.Width), Math.Min(16, im.Height));
+            _ = corner.Avg();
+            return null;
+        }
+        catch (VipsException e)
+        {
+            return compression == "hevc"
+                ? "a HEIC (HEIF with HEVC compression): this build of libvips has no HEVC decoder (AVIF is read); convert it to JPEG or TIFF first"
+                : $"a HEIF image ({compression} compression) that cannot be decoded: " + VipsErrors.Describe(e);
+        }
     }
 
     static SourceImage Describe(string path, string loader, Image im, PhotoReaderOptions options)

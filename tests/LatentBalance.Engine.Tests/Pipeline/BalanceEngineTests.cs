@@ -30,6 +30,31 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
     }
 
     [Fact]
+    public void AnAvifIsBalancedAndAHeicIsRefusedForWhatItIs()
+    {
+        // issue 13 item 6: a valid HEIC was reported as "truncated or corrupt"; the libvips shipped
+        // with the program has no HEVC decoder (AVIF it reads)
+        var dir = TestPaths.TempDir("engine-heif");
+        var avif = Path.Combine(dir, "photo.avif");
+        using (var im = Image.NewFromFile(Photo()))
+            im.Heifsave(avif, q: 80, compression: Enums.ForeignHeifCompression.Av1);
+        var outPath = Path.Combine(dir, "out.jpg");
+        var r = Engine.BalanceFile(avif, outPath, new BalanceOptions());
+        using (var got = Image.NewFromFile(outPath)) Assert.Equal((r.Width, r.Height), (got.Width, got.Height));
+
+        // an HEVC-coded HEIC from the system's vips tool (Debian's libheif has an HEVC encoder)
+        var heic = Path.Combine(dir, "photo.heic");
+        using (var p = System.Diagnostics.Process.Start("vips", ["heifsave", Photo(), heic, "--compression", "hevc"])) p.WaitForExit();
+        Assert.True(File.Exists(heic), "the vips tool wrote no HEIC");
+        var e = Assert.Throws<ImageInputException>(() => Engine.BalanceFile(heic, Path.Combine(dir, "heic.jpg"), new BalanceOptions()));
+        output.WriteLine(e.Message);
+        Assert.Contains("photo.heic", e.Message);
+        Assert.Contains("HEVC", e.Message);
+        Assert.DoesNotContain("corrupt", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "heic.jpg")));
+    }
+
+    [Fact]
     public void BitDepthTwinsGiveTheSameTileAndLutsWithinOneLevel()
     {
         // issue 13 item 11: an 8-bit photo and its 16-bit and float twins got corrections up to 7/255 apart
