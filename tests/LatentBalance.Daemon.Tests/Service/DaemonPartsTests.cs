@@ -12,6 +12,7 @@ public sealed class DaemonPartsTests : IDisposable
 
     [Theory]
     [InlineData("input-missing", BridgeErrorCode.NotFound)]
+    [InlineData("input-missing-reworded", BridgeErrorCode.NotFound)]
     [InlineData("input-corrupt", BridgeErrorCode.BadImage)]
     [InlineData("output-directory", BridgeErrorCode.InvalidArgument)]
     [InlineData("output-disk", BridgeErrorCode.IoError)]
@@ -22,9 +23,10 @@ public sealed class DaemonPartsTests : IDisposable
     {
         Exception e = kind switch
         {
-            "input-missing" => new ImageInputException("/x.jpg", "file not found"),
+            "input-missing" => new ImageInputException("/x.jpg", FileErrorKind.NotFound, "file not found"),
+            "input-missing-reworded" => new ImageInputException("/x.jpg", FileErrorKind.NotFound, "no such photo"), // the code comes from the kind, not the wording
             "input-corrupt" => new ImageInputException("/x.jpg", "corrupt or unreadable image header: bad marker"),
-            "output-directory" => new ImageOutputException("/out", "it is an existing directory; give a file name"),
+            "output-directory" => new ImageOutputException("/out", FileErrorKind.InvalidPath, "it is an existing directory; give a file name"),
             "output-disk" => new ImageOutputException("/out.jpg", "No space left on device", new IOException("ENOSPC")),
             "model" => new ModelFileException("taef2_encoder.pth: sha256 mismatch"),
             "argument" => new ArgumentException("iterations must be 1..10, got 11"),
