@@ -39,8 +39,9 @@ public static class InputPath
         return InputPathKind.Unreadable;
     }
 
-    /// <summary>Null for a regular file; otherwise why it is not read, without the file name.</summary>
-    public static string? Problem(string path) => Inspect(path) switch
+    /// <summary>Null for a regular file; otherwise why <paramref name="path"/> of that kind is not read,
+    /// without the file name.</summary>
+    public static string? Describe(InputPathKind kind, string path) => kind switch
     {
         InputPathKind.RegularFile => null,
         InputPathKind.Missing => "file not found",

@@ -23,7 +23,7 @@ public static class PhotoReader
                 InputPathKind.Missing or InputPathKind.DanglingLink => FileErrorKind.NotFound,
                 InputPathKind.Unreadable => FileErrorKind.AccessFailed,
                 _ => FileErrorKind.InvalidPath,
-            }, InputPath.Problem(path)!);
+            }, InputPath.Describe(kind, path)!);
         try { using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
