@@ -189,9 +189,22 @@ local function copy_file(from, to)
   return true
 end
 
---- A preference, or its default when unset or unreadable.
+-- Settings for this run only, e.g. from darktable-cli:
+--   --luacmd 'latent_color_balance_options = {balance_every_export = true}; require "contrib/latent_color_balance"'
+-- They take precedence over the preferences and are never written to darktablerc (a command-line
+-- run must not switch anything on in the user's GUI settings).
+local SESSION = rawget(_G, "latent_color_balance_options")
+if type(SESSION) ~= "table" then SESSION = {} end
+
+--- A setting of this run, else a preference, else its default when unset or unreadable.
 local function read_pref(name)
   local default = DEFAULTS[name]
+  if SESSION[name] ~= nil then
+    local v = SESSION[name]
+    if type(default) == "boolean" then return v == true or tostring(v):lower() == "true" end
+    if type(default) == "number" then return tonumber(v) or default end
+    return tostring(v)
+  end
   local text = dt.preferences.read(MODULE, name, "string")
   if text == nil or text == "" or text == "(None)" then return default end
   if type(default) == "boolean" then return text:lower() == "true" end

@@ -144,13 +144,15 @@ fi
 
 # darktable-cli with a fresh config folder holding the plugin; $1 = output, $2 = Lua run before require ("" = no plugin)
 dt_cli() {
-  local out="$1" prefs="$2" cfg; cfg=$(mktemp -d "$WORK/cfg.XXXX")
+  local out="$1" prefs="$2" cfg; cfg=$(mktemp -d "$WORK/cfg.XXXX"); echo "$cfg" > "$WORK/last-cfg"
   mkdir -p "$cfg/lua/contrib"; cp -- "$SCRIPT" "$cfg/lua/contrib/"
   local cmd='local dt = require "darktable"'
   [ -n "$prefs" ] && cmd="$cmd; $prefs; require \"contrib/latent_color_balance\""
   timeout -k 5 "$LIMIT" darktable-cli "$PHOTO" "$out" --core --configdir "$cfg" --library :memory: -d lua --luacmd "$cmd"
 }
 PREF='dt.preferences.write("latent_color_balance", "%s", "%s", os.getenv("%s"))'
+# settings for one run only (issue 13 item 12: a command-line run must not change the user's darktablerc)
+SESSION='latent_color_balance_options = {balance_every_export = true, program = os.getenv("LCB_PROGRAM")}'
 
 # ---------------------------------------------------------------- 2. darktable-cli, balance every export
 mkdir -p "$WORK/ref"
@@ -167,8 +169,12 @@ echo "CLI balance of the plain export: $(elapsed "$t") s"
 export LCB_ON=TRUE LCB_PROGRAM="$WRAPPER"
 t=$(date +%s)
 # a relative output path (from $WORK, the current folder): the program must still get an absolute one
-dt_cli "${OUT_HOOK#"$WORK/"}/$NAME" "$(printf "$PREF" balance_every_export string LCB_ON); $(printf "$PREF" program string LCB_PROGRAM)" > "$WORK/hook.log" 2>&1 \
+dt_cli "${OUT_HOOK#"$WORK/"}/$NAME" "$SESSION" > "$WORK/hook.log" 2>&1 \
   || { tail "$WORK/hook.log"; fail "export with the hook failed"; }
+RC="$(cat "$WORK/last-cfg")/darktablerc"
+! grep -qi "latent_color_balance/balance_every_export" "$RC" 2>/dev/null \
+  || fail "the command-line run wrote 'balance every export' into darktablerc: $(grep -i latent_color_balance "$RC")"
+pass "the command-line run's settings did not reach darktablerc ($( [ -f "$RC" ] && echo "$(wc -l < "$RC") lines written" || echo "none written"))"
 echo "export with the hook: $(elapsed "$t") s"
 [ -f "$OUT_HOOK/$NAME" ] || { tail "$WORK/hook.log"; fail "hooked export missing"; }
 [ "$(calls)" = 1 ] || { tail "$WORK/hook.log"; fail "the hook ran the program $(calls) times (expected 1)"; }
