@@ -167,10 +167,6 @@ public static class PhotoReader
             throw new ImageInputException(path, $"unsupported colour space '{interp}' (RGB, grey and CMYK images are supported)");
         }
 
-        if (profile != null && (kind == PhotoColourKind.Cmyk || (kind == PhotoColourKind.Rgb && format != Enums.BandFormat.Float && profile is { IsRgb: true, IsSrgb: false }))
-            && UnusableProfile(profile) is { } why)
-            throw new ImageInputException(path, FileErrorKind.BadImage, $"its embedded ICC profile ({profile.Data.Length} bytes) cannot be used: {why}");
-
         int orientation = 1;
         if (im.GetTypeOf("orientation") != IntPtr.Zero && im.Get("orientation") is int o && o is >= 1 and <= 8) orientation = o;
 
@@ -186,11 +182,14 @@ public static class PhotoReader
 
         int pages = im.GetTypeOf("n-pages") != IntPtr.Zero && im.Get("n-pages") is int n && n > 1 ? n : 1;
 
-        return new SourceImage(path, loader, w, h, orientation, kind, format, alpha, profile, kept, options)
+        var source = new SourceImage(path, loader, w, h, orientation, kind, format, alpha, profile, kept, options)
         {
             Xres = im.Xres,
             Yres = im.Yres,
             Pages = pages,
         };
+        if (source.ConvertsThroughIcc && profile != null && UnusableProfile(profile) is { } why)
+            throw new ImageInputException(path, FileErrorKind.BadImage, $"its embedded ICC profile ({profile.Data.Length} bytes) cannot be used: {why}");
+        return source;
     }
 }
