@@ -318,8 +318,12 @@ end
 -- export storage
 -- - - - - - - - - - - - - - - - - - - - - - - -
 
+-- the storage's widget (GUI only): the folder as text, and a button to choose one
+local folder_entry, folder_button
+
 local function target_folder()
-  local folder = read_pref("folder")
+  local folder = folder_entry and folder_entry.text or ""
+  if folder == "" then folder = read_pref("folder") end
   if folder == "" then
     folder = (os.getenv("HOME") or ".") .. "/Pictures/latent-balance"
   end
@@ -339,6 +343,22 @@ local function free_path(folder, name)
   return path
 end
 
+--- The nearest folder of `path` that exists: the path itself when it does, else its parent's, ...
+local function existing_folder(path)
+  local folder = path
+  while folder ~= "" and not is_directory(folder) do folder = folder_of(folder) end
+  return folder ~= "" and folder ~= "." and folder or "/"
+end
+
+--- Shows `folder` in the storage's widget: its whole path as text (it may not exist yet: the export
+--- creates it), and the folder button at the nearest folder that exists (GTK's folder button shows
+--- "(None)" for a folder that does not exist, the default folder on a fresh system).
+local function show_folder(folder)
+  if not folder_entry then return end
+  folder_entry.text = folder
+  folder_button.value = existing_folder(folder)
+end
+
 local function storage_supported(storage, format)
   return SUPPORTED_EXTENSIONS[(format.extension or ""):lower()] == true
 end
@@ -351,6 +371,9 @@ local function storage_initialize(storage, format, images, high_quality, extra_d
   if not is_directory(folder) then
     report_error(string.format(_("cannot create the folder %s"), folder))
     return {} -- nothing to export
+  end
+  if folder_entry and folder ~= read_pref("folder") then
+    dt.preferences.write(MODULE, "folder", "string", folder) -- a folder typed into the widget is kept
   end
   extra_data.folder = folder
   extra_data.balanced = 0
@@ -378,23 +401,33 @@ local function storage_finalize(storage, image_table, extra_data)
     extra_data.balanced or 0, extra_data.failed or 0, extra_data.folder or target_folder())
   dt.print(message)
   dt.print_log(MODULE .. ": " .. message)
+  show_folder(extra_data.folder or target_folder()) -- it exists now: the folder button can point at it
 end
 
 local function storage_widget()
   if not dt.configuration.has_gui then return nil end
-  local chooser = dt.new_widget("file_chooser_button") {
+  folder_entry = dt.new_widget("entry") {
+    text = target_folder(),
+    editable = true,
+    tooltip = _("balanced images are written to this folder; it is created by the first export"),
+  }
+  folder_button = dt.new_widget("file_chooser_button") {
     title = _("folder for balanced exports"),
     is_directory = true,
-    value = target_folder(),
-    tooltip = _("balanced images are written to this folder"),
+    tooltip = _("choose the folder for balanced exports"),
     changed_callback = function(self)
-      dt.preferences.write(MODULE, "folder", "string", self.value)
+      if self.value and self.value ~= "" and self.value ~= existing_folder(folder_entry.text) then
+        folder_entry.text = self.value
+        dt.preferences.write(MODULE, "folder", "string", self.value)
+      end
     end,
   }
+  show_folder(target_folder())
   return dt.new_widget("box") {
     orientation = "vertical",
     dt.new_widget("label") { label = _("target folder"), halign = "start" },
-    chooser,
+    folder_entry,
+    folder_button,
   }
 end
 
@@ -417,6 +450,10 @@ end
 
 install()
 
+--- What the storage's widget shows (text, folder button), for the GUI test; nil without a GUI.
+script_data.shown_folder = function()
+  if folder_entry then return folder_entry.text, folder_button.value end
+end
 script_data.destroy = destroy
 script_data.restart = install
 

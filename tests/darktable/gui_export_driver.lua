@@ -57,8 +57,23 @@ local function listing(dir)
   return out
 end
 
+--- The storage's folder as its widget shows it: the text, and the folder the folder button points
+--- at (GTK shows "(None)" for a folder that does not exist). Nil plus a reason when it is wrong.
+local function check_shown_folder(when, want_chosen)
+  if type(script.shown_folder) ~= "function" then return nil, "the script has no shown_folder" end
+  local text, chosen = script.shown_folder()
+  say(when .. ": widget shows " .. tostring(text) .. ", folder button at " .. tostring(chosen))
+  if text ~= folder then return nil, when .. ": the widget shows " .. tostring(text) .. ", not " .. folder end
+  -- GTK's folder button shows "(None)" for a folder that does not exist, whatever its value says
+  if chosen == nil or not listing(chosen) then return nil, when .. ": the folder button points at " .. tostring(chosen) .. ", which does not exist: it shows (None)" end
+  if want_chosen and chosen ~= want_chosen then return nil, when .. ": the folder button is at " .. chosen .. ", not " .. want_chosen end
+  if folder:sub(1, #chosen) ~= chosen then return nil, when .. ": the folder button is at " .. chosen .. ", outside " .. folder end
+  return true
+end
+
 dt.control.dispatch(function()
   local ok, err = pcall(function()
+    assert(check_shown_folder("before the export (folder not created yet)"))
     local image = dt.database.import(photo)
     say("imported " .. tostring(image and image.filename))
     dt.gui.selection({image})
@@ -85,6 +100,8 @@ dt.control.dispatch(function()
       dt.control.sleep(500)
     end
     dt.control.sleep(1000)
+    -- the export created the folder: the folder button now points at it
+    assert(check_shown_folder("after the export", folder))
   end)
   finish(ok and ("ok loaded-by-luarc=" .. tostring(loaded_by_luarc)) or ("error: " .. tostring(err)))
   say("quit action", pcall(dt.gui.action, "global/quit", 0, "", "", 1.0))

@@ -28,7 +28,7 @@ SOURCE="${LCB_TEST_SOURCE:-$SHARED/data/photos/debian-skimage-data/coffee.jpg}"
 TOL_MEAN="${LCB_TEST_TOL_MEAN:-0.5}"
 TOL_MAX="${LCB_TEST_TOL_MAX:-12}"
 LIMIT="${LCB_TEST_TIMEOUT:-600}"
-DLL="$ROOT/engine/LatentBalance.Cli/bin/Release/net10.0/latentbalance.dll"
+DLL="${LATENTBALANCE_CLI:-$ROOT/engine/LatentBalance.Cli/bin/Release/net10.0/latentbalance.dll}"
 SCRIPT="$ROOT/plugins/darktable/latent_color_balance.lua"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -213,8 +213,10 @@ fi
 if step 4; then
 note "4. darktable GUI (Xvfb), installed luarc, storage \"Latent Color Balance\""
 cp -- "$ROOT/tests/darktable/gui_export_driver.lua" "$DTCONF/lua/"
-printf 'plugins/lighttable/export/storage_name=latent_color_balance\n' >> "$DTCONF/darktablerc"
 export LCB_TEST_PHOTO="$PHOTO" LCB_TEST_FOLDER="$WORK/storage out/à l'œil" LCB_TEST_DONE="$WORK/gui.done" LCB_TEST_PROGRAM="$WRAPPER"
+# the storage's folder is set before darktable starts (as a user's earlier choice would be) and does
+# not exist yet: the storage's widget must show it all the same, and point at it once an export made it
+printf 'plugins/lighttable/export/storage_name=latent_color_balance\nlua/latent_color_balance/folder=%s\n' "$LCB_TEST_FOLDER" >> "$DTCONF/darktablerc"
 # One GUI session. Rarely (seen twice in ~20 sessions on a loaded machine) darktable hangs at
 # start-up before running any Lua; a watchdog then records where it hangs and gives it one retry.
 gui_session() {
@@ -247,6 +249,7 @@ echo "GUI session: $(elapsed "$t") s"
 [ -f "$LCB_TEST_DONE" ] || { grep -v '^$' "$WORK/gui.log" | tail -30; fail "GUI driver did not finish"; }
 grep -q '^ok' "$LCB_TEST_DONE" || { tail -30 "$WORK/gui.log"; fail "GUI driver: $(cat "$LCB_TEST_DONE")"; }
 grep -q 'loaded-by-luarc=true' "$LCB_TEST_DONE" || fail "the installed luarc did not load the plugin"
+grep '^gui_export_driver: .*widget shows' "$WORK/gui.log" | sed 's/^gui_export_driver: /storage widget, /' || true
 [ "$(calls)" = 1 ] || { tail -30 "$WORK/gui.log"; fail "the storage ran the program $(calls) times (expected 1)"; }
 STORED=("$LCB_TEST_FOLDER"/*)
 [ "${#STORED[@]}" = 1 ] && [ -f "${STORED[0]}" ] || fail "expected one file in the storage folder, found: ${STORED[*]}"
