@@ -65,7 +65,7 @@ static class DaemonBenchmark
         return sw.Elapsed.TotalMilliseconds;
     }
 
-    static Process StartDaemon(string busAddress, string pack)
+    internal static Process StartDaemon(string busAddress, string pack)
     {
         var cli = CliDll();
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true };
@@ -76,7 +76,7 @@ static class DaemonBenchmark
         return p;
     }
 
-    static string CliDll()
+    internal static string CliDll()
     {
         var bin = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)); // .../bin/<cfg>/net10.0
         var cfg = bin.Parent!.Name;
@@ -87,7 +87,7 @@ static class DaemonBenchmark
     }
 
     /// <summary>A private dbus-daemon for the benchmark (the user's session bus is left alone).</summary>
-    sealed class BenchBus : IDisposable
+    internal sealed class BenchBus : IDisposable
     {
         readonly Process _p;
         BenchBus(Process p, string address) { _p = p; Address = address; }

@@ -38,7 +38,6 @@ static class FuzzBenchmark
         }
         Console.WriteLine($"wall {sw.Elapsed.TotalSeconds:F1} s");
         foreach (var line in FuzzRunner.Summary(results)) Console.WriteLine(line);
-        Console.WriteLine($"native-failure retries: {LatentBalance.Engine.Runtime.NativeRetry.Retries}");
         Directory.Delete(root, recursive: true);
         return Task.CompletedTask;
     }

@@ -13,16 +13,18 @@ namespace LatentBalance.Benchmarks;
 /// counting failures; the conditions separate the suspects: Scalar lifetimes (implicit, held in static
 /// fields, 0-dim tensors instead), CPU contention (a busy thread that never collects), cross-CPU
 /// barriers, and garbage collections (on the op thread itself, or on another thread). Then the
-/// engine's correction (steps 2-6a, which goes through <c>NativeRetry</c>) 100 times per condition:
-/// calls that failed anyway, attempts repeated, and collections counted meanwhile.
-/// Measured 2026-11-26 (docs/ARCHITECTURE.md has the numbers): failures only while another thread
-/// collects, with held Scalars, implicit Scalars and 0-dim tensors alike; none for ops without a
-/// Scalar. The root cause (runtime, TorchSharp or this VM) is not found.
+/// engine's correction (steps 2-6a) 100 times per condition: calls that failed, and collections
+/// counted meanwhile.
+/// The cause (2026-11-30, docs/ARCHITECTURE.md has the counts): a Scalar made for one call, by an
+/// implicit conversion or inside TorchSharp (the alpha = 1 of add), is finalized while libtorch reads
+/// it; with every Scalar held, the alpha included, no round fails (Runtime/HeldScalars.cs).
 /// </summary>
 static class ScalarRaceBenchmark
 {
-    const int Ops = 200_000;
-    static readonly Scalar Eps = 0.0088564516790356311.ToScalar(), Slope = 0.3.ToScalar(), Offset = 0.1.ToScalar();
+    // LATENTBALANCE_RACE_ROUNDS: rounds per condition; LATENTBALANCE_RACE_ONLY: run only the conditions whose label contains it
+    static readonly int Ops = int.TryParse(Environment.GetEnvironmentVariable("LATENTBALANCE_RACE_ROUNDS"), out var n) ? n : 200_000;
+    static readonly string Only = Environment.GetEnvironmentVariable("LATENTBALANCE_RACE_ONLY") ?? "";
+    static readonly Scalar Eps = 0.0088564516790356311.ToScalar(), Slope = 0.3.ToScalar(), Offset = 0.1.ToScalar(), One = 1.ToScalar();
 
     enum Load { None, Busy, CollectOnOpThread, CollectElsewhere, BarrierElsewhere, AllocateElsewhere }
 
@@ -35,6 +37,10 @@ static class ScalarRaceBenchmark
         void Implicit() { using var a = t.clamp_min(0.0088564516790356311); using var m = a * 0.3; using var b = m + 0.1; }
         void Held() { using var a = t.clamp_min(Eps); using var m = a * Slope; using var b = m + Offset; }
         void ZeroDim() { using var a = maximum(t, epsT); using var m = a * slopeT; using var b = m + offsetT; }
+        // every Scalar held, TorchSharp's hidden alpha too: add(Scalar) is add(Scalar, 1), a Scalar made
+        // for the call and referenced by nothing while libtorch reads it
+        void HeldAlpha() { using var a = t.clamp_min(Eps); using var m = a.mul(Slope); using var b = m.add(Offset, One); }
+        void ZeroDimAlpha() { using var a = maximum(t, epsT); using var m = a * slopeT; using var b = m.add(offsetT, One); }
         void NoScalar() { using var a = t.abs(); using var m = a.exp(); using var b = m.neg(); }
 
         Console.WriteLine($"{Ops} rounds of three ops each; failures per condition:");
@@ -46,16 +52,20 @@ static class ScalarRaceBenchmark
             ("held Scalars, collections on the op thread", Held, Load.CollectOnOpThread),
             ("no Scalars (abs, exp, neg), collections elsewhere", NoScalar, Load.CollectElsewhere),
             ("held Scalars, collections elsewhere", Held, Load.CollectElsewhere),
+            ("held Scalars and alpha, collections elsewhere", HeldAlpha, Load.CollectElsewhere),
+            ("0-dim tensors and held alpha, collections elsewhere", ZeroDimAlpha, Load.CollectElsewhere),
             ("held Scalars, process-wide barriers elsewhere", Held, Load.BarrierElsewhere),
             ("0-dim tensors, collections elsewhere", ZeroDim, Load.CollectElsewhere),
             ("implicit Scalars, collections elsewhere", Implicit, Load.CollectElsewhere),
         })
         {
+            if (!label.Contains(Only, StringComparison.Ordinal)) continue;
             int failures = Count(op, load, out var first);
             Console.WriteLine($"  {label,-52}{failures,3}{(first is null ? "" : $"  first: {first}")}");
         }
+        if (Only.Length > 0) return Task.CompletedTask;
         const int Calls = 100;
-        Console.WriteLine($"engine correction (steps 2-6a, with NativeRetry), {Calls} calls on 10 photos per condition:");
+        Console.WriteLine($"engine correction (steps 2-6a), {Calls} calls on 10 photos per condition:");
         using var engine = BalanceEngine.Load();
         var tiles = Directory.GetFiles(Path.Combine(BenchImages.SharedPhotos(), "bsds500")).Order().Take(10)
             .Select(p => { using var img = NetVips.Image.NewFromFile(p); return ThumbnailFit.FromImage(img); }).ToList();
@@ -66,14 +76,12 @@ static class ScalarRaceBenchmark
         return Task.CompletedTask;
     }
 
-    /// <summary>The engine's correction (steps 2-6a, through <see cref="NativeRetry"/>) on real photos
-    /// under one load: how many calls failed anyway, and how many attempts were repeated.</summary>
+    /// <summary>The engine's correction (steps 2-6a) on real photos under one load: how many calls failed.</summary>
     static void EngineUnder(BalanceEngine engine, List<ModelTile> tiles, string label, Load load, int calls)
     {
-        long retriesBefore = NativeRetry.Retries;
         int collectionsBefore = GC.CollectionCount(0);
         int failures = Failures(calls, load, i => engine.EstimateCorrection(tiles[i % tiles.Count], new BalanceOptions()), out var first);
-        Console.WriteLine($"  {label,-40}{failures,3} failed, {NativeRetry.Retries - retriesBefore,3} attempts repeated, {GC.CollectionCount(0) - collectionsBefore,6} collections" +
+        Console.WriteLine($"  {label,-40}{failures,3} failed, {GC.CollectionCount(0) - collectionsBefore,6} collections" +
                           (first is null ? "" : $"  first: {first}"));
     }
 

@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -65,7 +66,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             conv_out.weight!.zero_();
             conv_out.bias!.zero_();
             var last = (Linear)global_mlp[2];
-            last.weight!.mul_(0.1);
+            last.weight!.mul_(HeldScalars.Of(0.1));
             last.bias!.zero_();
             trunk_global?.weight!.zero_();
             trunk_global?.bias!.zero_();
@@ -88,14 +89,14 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             if (attention.TryGetValue(i.ToString(), out var att)) h = att.forward(h);
         }
         if (up is not null)
-            h = h0 + up.forward(F.interpolate(h, [z.shape[2], z.shape[3]], mode: InterpolationMode.Nearest));
+            h = h0.Plus(up.forward(F.interpolate(h, [z.shape[2], z.shape[3]], mode: InterpolationMode.Nearest)));
         if (trunk_global is not null)
-            headMod = headMod! + trunk_global.forward(h.mean([2, 3])).view(z.shape[0], Config.HeadBlocks, 2, hw, 1, 1);
+            headMod = headMod!.Plus(trunk_global.forward(h.mean([2, 3])).view(z.shape[0], Config.HeadBlocks, 2, hw, 1, 1));
         for (int i = 0; i < head.Count; i++) h = head[i].forward(h, headMod![.., i]);
         var o = conv_out.forward(F.silu(norm_out.forward(h)));
         var chunks = o.chunk(2, 1);
-        var mean = z + chunks[0];
-        var logVar = chunks[1].clamp(Config.LogVarMin, Config.LogVarMax);
+        var mean = z.Plus(chunks[0]);
+        var logVar = chunks[1].ClampTo(Config.LogVarMin, Config.LogVarMax);
         return (mean.MoveToOuterDisposeScope(), logVar.MoveToOuterDisposeScope());
     }
 
@@ -125,8 +126,8 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var (mean, logVar) = forward(z);
-        var s = strength is null ? ones(z.shape[0], device: z.device) : strength.forward(StrengthFeatures(z, mean)) * Config.StrengthScale;
-        var balanced = strength is null ? mean : z + s.view(-1, 1, 1, 1) * (mean - z);
+        var s = strength is null ? ones(z.shape[0], device: z.device) : strength.forward(StrengthFeatures(z, mean)).Times(Config.StrengthScale);
+        var balanced = strength is null ? mean : z.Plus(s.view(-1, 1, 1, 1) * (mean - z));
         return (balanced.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
     }
 
@@ -137,7 +138,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
     {
         using var scope = NewDisposeScope();
         var d = mean - z;
-        var parts = new List<Tensor> { z.mean([2, 3]), z.std([2, 3], unbiased: false), d.mean([2, 3]), d.square().mean([2, 3]).sqrt() };
+        var parts = new List<Tensor> { z.mean([2, 3]), z.std([2, 3], unbiased: false), d.mean([2, 3]), d.Squared().mean([2, 3]).sqrt() };
         if (strength?.ColorStatistics(z) is { } colour) parts.Add(colour);
         return cat(parts, 1).MoveToOuterDisposeScope();
     }
@@ -197,18 +198,18 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         {
             if (probe_weight is null || probe_bias is null) return null;
             using var scope = NewDisposeScope();
-            var rgb = F.conv2d(z, probe_weight, probe_bias, padding: [ProbeKernel / 2, ProbeKernel / 2]).clamp(0, 1);
+            var rgb = F.conv2d(z, probe_weight, probe_bias, padding: [ProbeKernel / 2, ProbeKernel / 2]).ClampTo(0L, 1L);
             var flat = rgb.flatten(2);                                      // [N, 3, P]
             var sorted = flat.sort(-1).Values;
             long last = flat.shape[2] - 1;
             var q = tensor(new[] { 0.1, 0.5, 0.9 }.Select(v => (long)Math.Round(v * last)).ToArray(), device: z.device);
-            var u = ((flat[.., 0] + 0.01) / (flat[.., 1] + 0.01)).log();    // [N, P]
-            var v = ((flat[.., 2] + 0.01) / (flat[.., 1] + 0.01)).log();
-            var neutral = maximum(u.abs(), v.abs()).lt(0.05).to(z.dtype).mean([1], keepdim: true);
+            var u = (flat[.., 0].Plus(0.01) / flat[.., 1].Plus(0.01)).log();    // [N, P]
+            var v = (flat[.., 2].Plus(0.01) / flat[.., 1].Plus(0.01)).log();
+            var neutral = maximum(u.abs(), v.abs()).lt(HeldScalars.Of(0.05)).to(z.dtype).mean([1], keepdim: true);
             var gx = (rgb[.., .., .., 1..] - rgb[.., .., .., ..^1]).abs().mean([2, 3]);
             var gy = (rgb[.., .., 1.., ..] - rgb[.., .., ..^1, ..]).abs().mean([2, 3]);
-            var edge = gx + gy;
-            edge = edge / edge.mean([1], keepdim: true).clamp_min(1e-6);
+            var edge = gx.Plus(gy);
+            edge = edge / edge.mean([1], keepdim: true).AtLeast(1e-6);
             var stats = cat([flat.mean([2]), sorted.index_select(2, q).flatten(1), sorted[.., .., -1],
                 stack([u.mean([1]), u.std([1]), v.mean([1]), v.std([1])], 1), neutral, edge], 1);
             return stats.MoveToOuterDisposeScope();
@@ -219,7 +220,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         {
             using var _ = no_grad();
             feature_mean.copy_(features.mean([0]));
-            feature_std.copy_(features.std([0]).clamp_min(1e-6));
+            feature_std.copy_(features.std([0]).AtLeast(1e-6));
         }
 
         /// <param name="features">[N, F].</param>
@@ -228,7 +229,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         {
             var x = (features - feature_mean) / feature_std;
             var h = F.silu(fc2.forward(F.silu(fc1.forward(x))));
-            return max * sigmoid(fc3.forward(h).squeeze(1));
+            return sigmoid(fc3.forward(h).squeeze(1)).Times(max);
         }
     }
 
@@ -250,11 +251,11 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         /// <param name="mod">[N, 4, W, 1, 1]: scale1, shift1, scale2, shift2.</param>
         public override Tensor forward(Tensor x, Tensor mod)
         {
-            var h = norm1.forward(x) * (1 + mod[.., 0]) + mod[.., 1];
+            var h = (norm1.forward(x) * mod[.., 0].Plus(1L)).Plus(mod[.., 1]);
             h = conv1.forward(F.silu(h));
-            h = norm2.forward(h) * (1 + mod[.., 2]) + mod[.., 3];
+            h = (norm2.forward(h) * mod[.., 2].Plus(1L)).Plus(mod[.., 3]);
             h = conv2.forward(F.silu(h));
-            return x + h;
+            return x.Plus(h);
         }
     }
 
@@ -273,8 +274,8 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
         /// <param name="mod">[N, 2, hidden, 1, 1]: scale, shift.</param>
         public override Tensor forward(Tensor x, Tensor mod)
         {
-            var h = expand.forward(F.silu(x)) * (1 + mod[.., 0]) + mod[.., 1];
-            return x + project.forward(F.silu(h));
+            var h = (expand.forward(F.silu(x)) * mod[.., 0].Plus(1L)).Plus(mod[.., 1]);
+            return x.Plus(project.forward(F.silu(h)));
         }
     }
 
@@ -295,7 +296,7 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             // TorchSharp 0.107 leaves GroupNorm's affine parameters uninitialised (garbage, often NaN)
             using (no_grad())
             {
-                norm.weight!.fill_(1);
+                norm.weight!.fill_(HeldScalars.Of(1L));
                 norm.bias!.zero_();
             }
         }
@@ -305,10 +306,10 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             long n = x.shape[0], c = x.shape[1], hh = x.shape[2], ww = x.shape[3], l = hh * ww, d = c / heads;
             var t = norm.forward(x).flatten(2).transpose(1, 2);                 // [N, L, C]
             var qkv = to_qkv.forward(t).view(n, l, 3, heads, d).permute(2, 0, 3, 1, 4); // [3, N, H, L, d]
-            var att = F.softmax(matmul(qkv[0], qkv[1].transpose(-2, -1)) / Math.Sqrt(d), -1);
+            var att = F.softmax(matmul(qkv[0], qkv[1].transpose(-2, -1)).Over(Math.Sqrt(d)), -1);
             var o = matmul(att, qkv[2]).permute(0, 2, 1, 3).reshape(n, l, c);
             o = to_out.forward(o).transpose(1, 2).reshape(n, c, hh, ww);
-            return x + o;
+            return x.Plus(o);
         }
     }
 }

@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Color;
@@ -9,7 +10,7 @@ public static partial class ColorSpaces
     {
         using var scope = NewDisposeScope();
         var a = srgb.abs();
-        var l = where(a.le(EncodedKnee), a / Slope, ((a + Offset) / Scale).pow(Gamma));
+        var l = where(a.le(HeldScalars.Of(EncodedKnee)), a.Over(Slope), a.Plus(Offset).Over(Scale).Power(Gamma));
         return (srgb.sign() * l).MoveToOuterDisposeScope();
     }
 
@@ -17,7 +18,7 @@ public static partial class ColorSpaces
     {
         using var scope = NewDisposeScope();
         var a = linear.abs();
-        var c = where(a.le(LinearKnee), a * Slope, Scale * a.pow(1 / Gamma) - Offset);
+        var c = where(a.le(HeldScalars.Of(LinearKnee)), a.Times(Slope), a.Power(1 / Gamma).Times(Scale).Minus(Offset));
         return (linear.sign() * c).MoveToOuterDisposeScope();
     }
 
@@ -30,20 +31,20 @@ public static partial class ColorSpaces
         using var scope = NewDisposeScope();
         var white = tensor(new[] { (float)WhiteX, (float)WhiteY, (float)WhiteZ }, xyz.dtype, xyz.device).view(3, 1, 1);
         var t = xyz / white;
-        var f = where(t.gt(Delta3), t.clamp_min(Delta3).pow(1.0 / 3.0), t * LinSlope + 4.0 / 29.0);
+        var f = where(t.gt(HeldScalars.Of(Delta3)), t.AtLeast(Delta3).Power(1.0 / 3.0), t.Times(LinSlope).Plus(4.0 / 29.0));
         var fx = f.select(-3, 0); var fy = f.select(-3, 1); var fz = f.select(-3, 2);
-        return stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], -3).MoveToOuterDisposeScope();
+        return stack([fy.Times(116L).Minus(16L), (fx - fy).Times(500L), (fy - fz).Times(200L)], -3).MoveToOuterDisposeScope();
     }
 
     public static Tensor LabToXyz(Tensor lab)
     {
         CheckChannels(lab);
         using var scope = NewDisposeScope();
-        var fy = (lab.select(-3, 0) + 16) / 116;
-        var fx = fy + lab.select(-3, 1) / 500;
-        var fz = fy - lab.select(-3, 2) / 200;
+        var fy = lab.select(-3, 0).Plus(16L).Over(116L);
+        var fx = fy.Plus(lab.select(-3, 1).Over(500L));
+        var fz = fy - lab.select(-3, 2).Over(200L);
         var f = stack([fx, fy, fz], -3);
-        var t = where(f.gt(Delta), f.pow(3), (f - 4.0 / 29.0) / LinSlope);
+        var t = where(f.gt(HeldScalars.Of(Delta)), f.Power(3L), f.Minus(4.0 / 29.0).Over(LinSlope));
         var white = tensor(new[] { (float)WhiteX, (float)WhiteY, (float)WhiteZ }, lab.dtype, lab.device).view(3, 1, 1);
         return (t * white).MoveToOuterDisposeScope();
     }

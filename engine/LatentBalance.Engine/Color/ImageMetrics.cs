@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Color;
@@ -30,7 +31,7 @@ public static class ImageMetrics
             throw new ArgumentException($"PSNR needs same-shaped tensors: [{string.Join(",", a.shape)}] vs [{string.Join(",", b.shape)}]");
         if (a.numel() == 0) throw new ArgumentException("PSNR of empty images");
         using var scope = NewDisposeScope();
-        double mse = (a.detach().to(ScalarType.Float64) - b.detach().to(ScalarType.Float64)).square().mean().item<double>();
+        double mse = (a.detach().to(ScalarType.Float64) - b.detach().to(ScalarType.Float64)).Squared().mean().item<double>();
         return FromMse(mse, peak);
     }
 

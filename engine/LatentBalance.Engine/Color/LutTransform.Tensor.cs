@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,12 +38,12 @@ public sealed partial class LutTransform
             .expand(n, 3, s, s, s);
         var dmin = tensor(lut.DomainMin, [1, 3, 1, 1], device: device);
         var dmax = tensor(lut.DomainMax, [1, 3, 1, 1], device: device);
-        var grid = ((x - dmin) / (dmax - dmin)).clamp(0f, 1f) * 2f - 1f; // [N, 3(r,g,b), H, W]
+        var grid = ((x - dmin) / (dmax - dmin)).ClampTo(0f, 1f).Times(2f).Minus(1f); // [N, 3(r,g,b), H, W]
         grid = grid.permute(0, 2, 3, 1).unsqueeze(1);                     // [N, 1, H, W, 3]
         var sampled = nn.functional.grid_sample(volume, grid,
             mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Border, align_corners: true); // [N, 3, 1, H, W]
         var lutOut = sampled.squeeze(2);
-        var y = strength == 1f ? lutOut : x + strength * (lutOut - x);
+        var y = strength == 1f ? lutOut : x.Plus((lutOut - x).Times(strength));
         if (dtype != ScalarType.Float32) y = y.to(dtype);
         if (single) y = y.squeeze(0);
         return y.MoveToOuterDisposeScope();

@@ -61,8 +61,7 @@ public sealed class BalanceEngine : IDisposable
         if (report.Damping <= 0) return Lut3D.Identity(options.LutSize);   // nothing to fit a map on
         Lut3D lut;
         lock (_modelLock)
-            lut = NativeRetry.Run(() => Estimate(tile, options, timings, progress, cancel, report.BalancerStrengths),
-                beforeRetry: () => report.BalancerStrengths.Clear());
+            lut = Estimate(tile, options, timings, progress, cancel, report.BalancerStrengths);
         return report.Damping < 1 ? Blend(lut, report.Damping) : lut;
     }
 
@@ -82,7 +81,7 @@ public sealed class BalanceEngine : IDisposable
             maps.Add(mlp);
             if (it + 1 < options.Iterations)
                 using (no_grad())
-                    x = mlp.forward(x[0].reshape(3, -1).t()).clamp(0, 1).t().reshape(1, 3, tile.Size, tile.Size);
+                    x = mlp.forward(x[0].reshape(3, -1).t()).ClampTo(0L, 1L).t().reshape(1, 3, tile.Size, tile.Size);
         }
         var sw = Stopwatch.StartNew();
         var lut = LutBaker.Bake(maps, options.LutSize, "LatentBalance correction");
@@ -109,12 +108,12 @@ public sealed class BalanceEngine : IDisposable
         var lut = EstimateCorrection(tile, options, timings, progress, cancel, report);
         cancel.ThrowIfCancellationRequested();
         var transform = new LutTransform(lut, (float)options.Strength);
-        double tileDe = NativeRetry.Run(() =>
+        double tileDe;
+        using (NewDisposeScope())
         {
-            using var scope = NewDisposeScope();
             var x = tile.ToTensor();
-            return Ciede2000.Mean(x[0], LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0], tile.MaskTensor());
-        });
+            tileDe = Ciede2000.Mean(x[0], LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0], tile.MaskTensor());
+        }
 
         progress?.Report(new BalanceProgress("writing", 0.75));
         sw.Restart();

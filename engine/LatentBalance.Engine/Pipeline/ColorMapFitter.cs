@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,15 +33,15 @@ public sealed class ColorMapMlp : nn.Module<Tensor, Tensor>
         fc2 = nn.Linear(hidden, hidden);
         fc3 = nn.Linear(hidden, 3);
         RegisterComponents();
-        using (no_grad()) { fc3.weight!.mul_(0.01); fc3.bias!.zero_(); }
+        using (no_grad()) { fc3.weight!.mul_(HeldScalars.Of(0.01)); fc3.bias!.zero_(); }
     }
 
     /// <param name="rgb">[P, 3] in [0, 1].</param>
     public override Tensor forward(Tensor rgb)
     {
-        var h = F.silu(fc1.forward(rgb * 2 - 1));
+        var h = F.silu(fc1.forward(rgb.Times(2L).Minus(1L)));
         h = F.silu(fc2.forward(h));
-        return rgb + fc3.forward(h);
+        return rgb.Plus(fc3.forward(h));
     }
 }
 
@@ -68,15 +69,15 @@ public static class ColorMapFitter
             src = src.index_select(0, idx);
             dst = dst.index_select(0, idx);
         }
-        src = src.clamp(0, 1).contiguous();
-        dst = dst.clamp(0, 1).contiguous();
+        src = src.ClampTo(0L, 1L).contiguous();
+        dst = dst.ClampTo(0L, 1L).contiguous();
         long count = src.shape[0];
 
         torch.manual_seed(options.Seed);
         var gen = new Generator((ulong)options.Seed);
         var mlp = new ColorMapMlp(options.Hidden);
         mlp.to(source.device);
-        var opt = optim.Adam(mlp.parameters(), options.LearningRate);
+        using var opt = new HeldAdam(mlp.parameters(), options.LearningRate);   // optim.Adam on held Scalars
         int batch = (int)Math.Min(options.BatchSize, count);
         for (int step = 0; step < options.Steps; step++)
         {
@@ -84,10 +85,10 @@ public static class ColorMapFitter
             var pick = randint(0, count, [batch], generator: gen, device: source.device);
             var x = src.index_select(0, pick);
             var y = dst.index_select(0, pick);
-            opt.zero_grad();
+            opt.ZeroGrad();
             var loss = F.mse_loss(mlp.forward(x), y);
             loss.backward();
-            opt.step();
+            opt.Step();
             if (progress != null && (step & 31) == 0) progress.Report((double)step / options.Steps);
         }
         progress?.Report(1.0);

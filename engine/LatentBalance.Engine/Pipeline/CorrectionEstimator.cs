@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.Runtime;
 using LatentBalance.Engine.Vae;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -37,7 +38,7 @@ public sealed class CorrectionEstimator(IVae vae, BalancerNet balancer)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var t0 = Stopwatch.GetTimestamp();
-        var decoded = vae.Decode(cat([z, zTarget], 0)).clamp(0, 1);
+        var decoded = vae.Decode(cat([z, zTarget], 0)).ClampTo(0L, 1L);
         timing?.Invoke("decode", Ms(ref t0));
         var mlp = ColorMapFitter.Fit(decoded[0], decoded[1], mask, fit);
         timing?.Invoke("fit", Ms(ref t0));

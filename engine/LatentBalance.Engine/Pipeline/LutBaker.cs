@@ -1,4 +1,5 @@
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,7 +21,7 @@ public static class LutBaker
             using var _ = no_grad();
             var device = maps.Count > 0 ? maps[0].parameters().First().device : CPU;
             var x = tensor(grid, [grid.Length / 3, 3]).to(device);
-            foreach (var m in maps) x = m.forward(x).clamp(0, 1);
+            foreach (var m in maps) x = m.forward(x).ClampTo(0L, 1L);
             return x.cpu().contiguous().data<float>().ToArray();
         }, size, title);
 

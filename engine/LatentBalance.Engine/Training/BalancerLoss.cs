@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training;
@@ -21,13 +22,18 @@ public static class BalancerLoss
 
     public static Tensor GaussianNll(Tensor predMean, Tensor predLogVar, Tensor clean, double beta = DefaultBeta)
     {
-        var nll = 0.5 * (predLogVar + (clean - predMean).square() * (-predLogVar).exp());
-        if (beta > 0) nll = nll * (predLogVar.detach() * beta).exp();
+        var squaredError = (clean - predMean).Squared();
+        var nll = predLogVar.Plus(squaredError * (-predLogVar).exp()).Times(0.5);
+        if (beta > 0) nll = nll * predLogVar.detach().Times(beta).exp();
         return nll.mean();
     }
 
     public static Tensor Kl(Tensor predMean, Tensor predLogVar, Tensor cleanMean, Tensor cleanLogVar)
-        => (0.5 * (predLogVar - cleanLogVar + (cleanLogVar.exp() + (cleanMean - predMean).square()) * (-predLogVar).exp() - 1)).mean();
+    {
+        var logVarGap = predLogVar - cleanLogVar;
+        var spread = cleanLogVar.exp().Plus((cleanMean - predMean).Squared());
+        return logVarGap.Plus(spread * (-predLogVar).exp()).Minus(1).Times(0.5).mean();
+    }
 
     public static Tensor Compute(Tensor predMean, Tensor predLogVar, Tensor cleanMean, Tensor? cleanLogVar)
         => cleanLogVar is null ? GaussianNll(predMean, predLogVar, cleanMean) : Kl(predMean, predLogVar, cleanMean, cleanLogVar);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -122,13 +123,13 @@ public sealed class BalancerTrainer
                 var (x, y, yLogVar) = train.Batch(idx);
                 if (options.IdentityFraction > 0)
                 {
-                    var same = (rand([x.shape[0], 1, 1, 1], generator: identityGen) < options.IdentityFraction).to(x.device);
+                    var same = rand([x.shape[0], 1, 1, 1], generator: identityGen).lt(HeldScalars.Of(options.IdentityFraction)).to(x.device);
                     x = where(same, y, x);
                 }
                 opt.zero_grad();
                 var (mean, logVar) = net.forward(x);
                 var loss = BalancerLoss.Compute(mean, logVar, y, yLogVar);
-                if (options.ColorWeight > 0) loss = loss + options.ColorWeight * options.ColorProbe!.Error(mean, y);
+                if (options.ColorWeight > 0) loss = loss.Plus(options.ColorProbe!.Error(mean, y).Times(options.ColorWeight));
                 loss.backward();
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0);
                 opt.step();
@@ -192,10 +193,10 @@ public sealed class BalancerTrainer
             {
                 using var scope = NewDisposeScope();
                 int b = Math.Min(batchSize, count - i);
-                var (x, y, yLogVar) = data.Batch(arange(i, i + b, int64));
+                var (x, y, yLogVar) = data.Batch(HeldTrainingArithmetic.Arange(i, i + b, int64));
                 var (mean, logVar) = net.forward(x);
                 sum += BalancerLoss.Compute(mean, logVar, y, yLogVar).item<float>() * b;
-                sq += (mean - y).square().mean().item<float>() * b;
+                sq += (mean - y).Squared().mean().item<float>() * b;
                 if (probe != null) col += probe.Error(mean, y).item<float>() * b;
                 n += b;
             }
@@ -214,7 +215,7 @@ public sealed class BalancerTrainer
     public static double IdentityMse(LatentPairs data)
     {
         using var scope = NewDisposeScope();
-        return (data.Distorted - data.Clean).square().mean().item<float>();
+        return (data.Distorted - data.Clean).Squared().mean().item<float>();
     }
 
     static int[] Shuffle(int n, Random rng)

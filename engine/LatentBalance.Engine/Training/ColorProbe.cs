@@ -1,4 +1,5 @@
 using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Runtime;
 using LatentBalance.Engine.Vae;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -34,7 +35,7 @@ public sealed class ColorProbe : IDisposable
         => F.conv2d(z, Weight.to(z.device), Bias.to(z.device), padding: [Weight.shape[2] / 2, Weight.shape[3] / 2]);
 
     /// <summary>Mean squared difference of the read-out colours of two latents of the same shape.</summary>
-    public Tensor Error(Tensor a, Tensor b) => (Apply(a) - Apply(b)).square().mean();
+    public Tensor Error(Tensor a, Tensor b) => (Apply(a) - Apply(b)).Squared().mean();
 
     /// <summary>Fits the read-out on the decodes of <paramref name="latents"/> [N, C, h, w].</summary>
     public static ColorProbe Fit(IVae vae, Tensor latents, int batch = 16, int kernel = 3)
@@ -47,7 +48,7 @@ public sealed class ColorProbe : IDisposable
         for (long i = 0; i < latents.shape[0]; i += batch)
         {
             var z = latents[TensorIndex.Slice(i, Math.Min(latents.shape[0], i + batch))];
-            var colours = F.avg_pool2d(vae.Decode(z).clamp(0, 1), f).cpu();            // [b, 3, h, w]
+            var colours = F.avg_pool2d(vae.Decode(z).ClampTo(0, 1), f).cpu();           // [b, 3, h, w]
             // each position's k x k neighbourhood (zero-padded, as the convolution pads) as one row
             var cols = F.unfold(z.cpu(), kernel, padding: kernel / 2);                      // [b, C*k*k, h*w]
             xs.Add(cols.permute(0, 2, 1).reshape(-1, cols.shape[1]));
@@ -57,10 +58,11 @@ public sealed class ColorProbe : IDisposable
         var y = cat(ys, 0).to(float64);
         var xb = cat([x, ones(x.shape[0], 1, dtype: float64)], 1);
         // normal equations with a little ridge: C + 1 unknowns per colour, many thousands of rows
-        var gram = xb.t().matmul(xb) + eye(xb.shape[1], dtype: float64) * 1e-6 * x.shape[0];
+        var ridge = eye(xb.shape[1], dtype: float64).Times(1e-6).Times(x.shape[0]);
+        var gram = xb.t().matmul(xb).Plus(ridge);
         var coef = linalg.solve(gram, xb.t().matmul(y));                                 // [C + 1, 3]
         var residual = y - xb.matmul(coef);
-        double r2 = 1 - residual.square().sum().item<double>() / (y - y.mean([0])).square().sum().item<double>();
+        double r2 = 1 - residual.Squared().sum().item<double>() / (y - y.mean([0])).Squared().sum().item<double>();
         var w = coef[..^1].t().reshape(3, latents.shape[1], kernel, kernel).to(float32).contiguous().MoveToOuterDisposeScope();
         var b = coef[^1].to(float32).contiguous().MoveToOuterDisposeScope();
         return new ColorProbe(w, b, r2);

@@ -159,7 +159,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     {
         using var scope = NewDisposeScope();
         var lab = ColorSpaces.SrgbToLab(srgb.to(ScalarType.Float64)).reshape(3, -1);
-        var chroma = (lab[1].square() + lab[2].square()).sqrt().mean().item<double>();
+        var chroma = lab[1].Squared().Plus(lab[2].Squared()).sqrt().mean().item<double>();
         return (chroma, lab[2].mean().item<double>());
     }
 
@@ -186,8 +186,8 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         var full = Apply(lut, x);
         for (int i = 0; i < options.CurveStrengths.Length; i++)
         {
-            var y = (x + options.CurveStrengths[i] * (full - x)).clamp(0, 1);
-            into[i].Add(NativeRetry.Run(() => Ciede2000.Mean(y, c)));
+            var y = x.Plus((full - x).Times(options.CurveStrengths[i])).ClampTo(0, 1);
+            into[i].Add(Ciede2000.Mean(y, c));
         }
     }
 
@@ -229,7 +229,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         return ThumbnailFit.FromImage(img);
     }
 
-    static Tensor Apply(Lut3D lut, Tensor srgb) => LutTransform.ApplyToTensor(lut, srgb.unsqueeze(0))[0].clamp(0, 1);
+    static Tensor Apply(Lut3D lut, Tensor srgb) => LutTransform.ApplyToTensor(lut, srgb.unsqueeze(0))[0].ClampTo(0, 1);
 
     readonly record struct Score(DeltaEStats De, double Psnr, double L, double A, double B);
 
@@ -241,12 +241,12 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     }
 
     /// <summary>CIEDE2000 and PSNR to the clean photo, and the mean signed Lab shift result - clean.</summary>
-    static Score Measure(Tensor result, Tensor clean) => NativeRetry.Run(() =>
+    static Score Measure(Tensor result, Tensor clean)
     {
         using var scope = NewDisposeScope();
         var shift = (ColorSpaces.SrgbToLab(result.to(ScalarType.Float64)) - ColorSpaces.SrgbToLab(clean.to(ScalarType.Float64))).reshape(3, -1).mean([1]).data<double>().ToArray();
         return new Score(Ciede2000.Stats(result, clean), ImageMetrics.Psnr(result, clean), shift[0], shift[1], shift[2]);
-    });
+    }
 
     static MethodScore Summarise(string method, List<Score> s) =>
         new(method, s.Count, s.Average(x => x.De.Mean), s.Average(x => x.De.Median), s.Average(x => x.De.P90), s.Average(x => Math.Min(x.Psnr, 100)),
@@ -258,12 +258,12 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         using var rgb = img.Bands >= 3 ? img.ExtractBand(0, n: 3) : img.Colourspace(Enums.Interpretation.Srgb);
         var bytes = rgb.Cast(Enums.BandFormat.Uchar).WriteToMemory();
         using var t = tensor(bytes, [rgb.Height, rgb.Width, 3]);
-        return t.permute(2, 0, 1).to(ScalarType.Float32).div(255f).contiguous();
+        return t.permute(2, 0, 1).to(ScalarType.Float32).Over(255.0).contiguous();
     }
 
     static Image ToVips(Tensor srgb)
     {
-        var hwc = (srgb.clamp(0, 1) * 255).round().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
+        var hwc = srgb.ClampTo(0, 1).Times(255).round().to(ScalarType.Byte).permute(1, 2, 0).contiguous();
         var bytes = hwc.data<byte>().ToArray();
         return Image.NewFromMemory(bytes, (int)srgb.shape[2], (int)srgb.shape[1], 3, Enums.BandFormat.Uchar);
     }

@@ -74,10 +74,7 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
             var recipes = new List<string>();
             for (int b = begin; b < end; b += options.EncodeBatch)
             {
-                // the batch is deterministic: after libtorch's spurious check it is computed again
-                int recipeCount = recipes.Count;
-                NativeRetry.Run(() => { EncodeBatch(b, Math.Min(end, b + options.EncodeBatch)); return true; },
-                    beforeRetry: () => recipes.RemoveRange(recipeCount, recipes.Count - recipeCount));
+                EncodeBatch(b, Math.Min(end, b + options.EncodeBatch));
                 progress?.Report(new DatasetProgress(split, Math.Min(end, b + options.EncodeBatch), total, sw.Elapsed));
             }
 

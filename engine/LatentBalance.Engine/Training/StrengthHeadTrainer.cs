@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -117,13 +118,16 @@ public static class StrengthHeadTrainer
     static Tensor Loss(Tensor s, Tensor abc, Tensor isIdentity, double identityWeight)
     {
         var rms = Rms(s, abc);
-        var w = 1 + isIdentity * (identityWeight - 1);
+        var w = isIdentity.Times(identityWeight - 1).Plus(1);
         return (rms * w).sum() / w.sum();
     }
 
     /// <summary>sqrt(A s^2 - 2 B s + C) per sample.</summary>
     static Tensor Rms(Tensor s, Tensor abc)
-        => (abc[.., 0] * s * s - 2 * abc[.., 1] * s + abc[.., 2]).clamp_min(0).add(1e-10).sqrt();
+    {
+        var meanSquare = (abc[.., 0] * s * s - abc[.., 1].Times(2) * s).Plus(abc[.., 2]);
+        return meanSquare.AtLeast(0).Plus(1e-10).sqrt();
+    }
 
     static StrengthReport Report(BalancerNet.StrengthHead head, Samples v)
     {
@@ -134,7 +138,7 @@ public static class StrengthHeadTrainer
         var dist = id.logical_not();
         double M(Tensor x, Tensor m) => x.masked_select(m).mean().item<float>();
         var abc = v.Abc;
-        var best = (abc[.., 1] / abc[.., 0].clamp_min(1e-12)).clamp(0, 4);
+        var best = (abc[.., 1] / abc[.., 0].AtLeast(1e-12)).ClampTo(0, 4);
         return new StrengthReport(
             M(Rms(zeros_like(s), abc), dist), M(Rms(ones_like(s), abc), dist), M(Rms(s, abc), dist), M(Rms(best, abc), dist),
             M(Rms(ones_like(s), abc), id), M(Rms(s, abc), id), M(s, dist), M(s, id));
@@ -150,7 +154,7 @@ public static class StrengthHeadTrainer
         var x = cat([ones_like(r), r, g, b, r * r, g * g, b * b, r * g, r * b, g * b], 2); // [N, P, 10]
         var y = delta.flatten(2).transpose(1, 2);                                    // [N, P, 3]
         var xt = x.transpose(1, 2);
-        var gram = xt.matmul(x) + eye(10, dtype: x.dtype, device: x.device) * (1e-4 * x.shape[1]);
+        var gram = xt.matmul(x).Plus(eye(10, dtype: x.dtype, device: x.device).Times(1e-4 * x.shape[1]));
         var w = linalg.solve(gram, xt.matmul(y));
         return x.matmul(w).MoveToOuterDisposeScope();
     }
@@ -167,7 +171,7 @@ public static class StrengthHeadTrainer
         {
             cancel.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var index = arange(i, Math.Min(pairs.Count, i + batch));
+            var index = HeldTrainingArithmetic.Arange(i, Math.Min(pairs.Count, i + batch));
             var (zd, zc, _) = pairs.Batch(index);
             foreach (var z in new[] { zd, zc })
             {
@@ -178,13 +182,13 @@ public static class StrengthHeadTrainer
                 // away whatever differs between positions of the same colour, so that part is no error)
                 var d = GlobalPart(pz, probe.Apply(mean) - pz);
                 var t = GlobalPart(pz, probe.Apply(zc) - pz);
-                var a = d.square().mean([1, 2]);
+                var a = d.Squared().mean([1, 2]);
                 var b = (d * t).mean([1, 2]);
-                var c = t.square().mean([1, 2]);
+                var c = t.Squared().mean([1, 2]);
                 feats.Add(net.StrengthFeatures(z, mean).MoveToOuterDisposeScope());
                 abcs.Add(stack([a, b, c], 1).MoveToOuterDisposeScope());
                 // identity samples: the clean latents, and the cache's own undistorted pairs
-                ids.Add(c.le(1e-12).to(float32).MoveToOuterDisposeScope());
+                ids.Add(c.le(HeldScalars.Of(1e-12)).to(float32).MoveToOuterDisposeScope());
             }
         }
         if (wasTraining) net.train();

@@ -168,16 +168,16 @@ public sealed class AutoencoderKL : IVae
         CheckImage(image);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var x = image.to(ScalarType.Float32, _device) * 2 - 1;
+        var x = image.to(ScalarType.Float32, _device).Times(2L).Minus(1L);
         var moments = _net.Moments(x);
         var parts = moments.chunk(2, 1);
         var mean = parts[0];
-        var logvar = parts[1].clamp(LogVarMin, LogVarMax);
+        var logvar = parts[1].ClampTo(LogVarMin, LogVarMax);
         if (Config.ApplyScaling)
         {
-            if (Config.ShiftFactor is double s) mean = mean - s;
-            mean = mean * Config.ScalingFactor;
-            logvar = logvar + 2 * Math.Log(Config.ScalingFactor);
+            if (Config.ShiftFactor is double s) mean = mean.Minus(s);
+            mean = mean.Times(Config.ScalingFactor);
+            logvar = logvar.Plus(2 * Math.Log(Config.ScalingFactor));
         }
         return (mean.contiguous().MoveToOuterDisposeScope(), logvar.contiguous().MoveToOuterDisposeScope());
     }
@@ -191,11 +191,11 @@ public sealed class AutoencoderKL : IVae
         var z = latent.to(ScalarType.Float32, _device);
         if (Config.ApplyScaling)
         {
-            z = z / Config.ScalingFactor;
-            if (Config.ShiftFactor is double s) z = z + s;
+            z = z.Over(Config.ScalingFactor);
+            if (Config.ShiftFactor is double s) z = z.Plus(s);
         }
         var y = _net.DecodeRaw(z);
-        return ((y + 1) * 0.5).MoveToOuterDisposeScope();
+        return y.Plus(1L).Times(0.5).MoveToOuterDisposeScope();
     }
 
     void CheckImage(Tensor image)

@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -42,7 +43,7 @@ internal static class AutoencoderKLBlocks
             var h = conv1.call(F.silu(norm1.call(x)));
             h = conv2.call(F.silu(norm2.call(h)));
             var skip = conv_shortcut is null ? x : conv_shortcut.call(x);
-            return (skip + h).MoveToOuterDisposeScope();
+            return skip.Plus(h).MoveToOuterDisposeScope();
         }
     }
 
@@ -73,7 +74,7 @@ internal static class AutoencoderKLBlocks
             var v = to_v.call(tokens).unsqueeze(1);
             var a = F.scaled_dot_product_attention(q, k, v).squeeze(1);        // softmax(q k^T / sqrt(c)) v
             var o = to_out[0].call(a).transpose(1, 2).reshape(b, c, h, w);
-            return (o + x).MoveToOuterDisposeScope();
+            return o.Plus(x).MoveToOuterDisposeScope();
         }
     }
 

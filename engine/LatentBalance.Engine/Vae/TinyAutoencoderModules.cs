@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,15 +39,15 @@ internal sealed class TaeBlock : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        if (pool is not null) x = x + pool.forward(x);
-        return functional.relu(conv.forward(x) + x);
+        if (pool is not null) x = x.Plus(pool.forward(x));
+        return functional.relu(conv.forward(x).Plus(x));
     }
 }
 
 /// <summary>z → tanh(z / m) · m: keeps decoder inputs in (−m, m).</summary>
 internal sealed class TaeClamp(double magnitude) : Module<Tensor, Tensor>("Clamp")
 {
-    public override Tensor forward(Tensor x) => torch.tanh(x / magnitude) * magnitude;
+    public override Tensor forward(Tensor x) => torch.tanh(x.Over(magnitude)).Times(magnitude);
 }
 
 /// <summary>Builds the flat encoder/decoder sequentials; parameter-free layers still take an index.</summary>

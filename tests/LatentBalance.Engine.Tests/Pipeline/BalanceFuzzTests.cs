@@ -30,7 +30,6 @@ public class BalanceFuzzTests(ITestOutputHelper output, BalanceEngineTests.Engin
             if (r.Outcome == "hang") break; // the engine is still busy with it
         }
         foreach (var line in FuzzRunner.Summary(results)) output.WriteLine(line);
-        output.WriteLine($"native-failure retries in this process so far: {LatentBalance.Engine.Runtime.NativeRetry.Retries}");
 
         Assert.Equal(300, results.Count);
         var broken = results.Where(r => r.Problem != null).ToList();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -58,7 +59,7 @@ public sealed class CrossTalkDistortion : IDistortion
     }
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
-        ColorSpaces.LinearToSrgb(ColorSpaces.MixChannels(ColorSpaces.SrgbToLinear(x.clamp(0, 1)), Matrix).clamp(0, 1)));
+        ColorSpaces.LinearToSrgb(ColorSpaces.MixChannels(ColorSpaces.SrgbToLinear(x.ClampTo(0, 1)), Matrix).ClampTo(0, 1)));
 
     public string Describe()
     {

@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -104,7 +105,7 @@ public sealed class DistortionGenerator
         DistortionTensor.Validate(image);
         var ops = Build(recipe);
         using var scope = NewDisposeScope();
-        var x = image.dtype == ScalarType.Float32 ? image.clamp(0.0, 1.0) : image.to_type(ScalarType.Float32).clamp(0.0, 1.0);
+        var x = image.dtype == ScalarType.Float32 ? image.ClampTo(0.0, 1.0) : image.to_type(ScalarType.Float32).ClampTo(0.0, 1.0);
         foreach (var op in ops) x = op.Apply(x);
         return x.MoveToOuterDisposeScope();
     }

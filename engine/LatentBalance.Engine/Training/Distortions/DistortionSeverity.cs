@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -36,7 +37,7 @@ public static class DistortionSeverity
     {
         DistortionTensor.Validate(srgb);
         using var scope = NewDisposeScope();
-        return ColorSpaces.SrgbToLab(srgb.to_type(ScalarType.Float32).clamp(0, 1)).MoveToOuterDisposeScope();
+        return ColorSpaces.SrgbToLab(srgb.to_type(ScalarType.Float32).ClampTo(0, 1)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Per-pixel CIE76 ΔE between two sRGB images of the same shape; result drops the channel axis.</summary>
@@ -47,7 +48,7 @@ public static class DistortionSeverity
         using var scope = NewDisposeScope();
         var diff = SrgbToLab(a) - SrgbToLab(b);
         int ch = a.dim() == 3 ? 0 : 1;
-        return diff.square().sum(ch).sqrt().MoveToOuterDisposeScope();
+        return diff.Squared().sum(ch).sqrt().MoveToOuterDisposeScope();
     }
 
     public static double MeanDeltaE76(Tensor a, Tensor b)

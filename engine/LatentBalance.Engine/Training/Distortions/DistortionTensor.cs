@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ internal static class DistortionTensor
         using var scope = NewDisposeScope();
         var x = image.dim() == 3 ? image.unsqueeze(0) : image;
         if (x.dtype != ScalarType.Float32) x = x.to_type(ScalarType.Float32);
-        var y = op(x).clamp(0.0, 1.0);
+        var y = op(x).ClampTo(0.0, 1.0);
         if (image.dim() == 3) y = y.squeeze(0);
         return y.contiguous().MoveToOuterDisposeScope();
     }

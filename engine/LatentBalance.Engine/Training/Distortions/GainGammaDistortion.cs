@@ -1,5 +1,6 @@
 using System.Globalization;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -40,7 +41,7 @@ public sealed class GainGammaDistortion : IDistortion
     {
         var g = ColorMath.ChannelVector(x, Gain[0], Gain[1], Gain[2]);
         var p = ColorMath.ChannelVector(x, Gamma[0], Gamma[1], Gamma[2]);
-        return (x * g).clamp(0.0, 1.0).pow(p);
+        return (x * g).ClampTo(0.0, 1.0).pow(p);
     });
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -68,13 +69,13 @@ public sealed class LutDistortion : IDistortion
         var volume = ToVolume(lut, x.device);
         var min = ColorMath.ChannelVector(x, lut.DomainMin[0], lut.DomainMin[1], lut.DomainMin[2]);
         var max = ColorMath.ChannelVector(x, lut.DomainMax[0], lut.DomainMax[1], lut.DomainMax[2]);
-        var coords = ((x - min) / (max - min)) * 2.0 - 1.0;                 // [N,3,H,W], channel order r,g,b = x,y,z
+        var coords = ((x - min) / (max - min)).Times(2.0).Minus(1.0);       // [N,3,H,W], channel order r,g,b = x,y,z
         var grid = coords.permute(0, 2, 3, 1).unsqueeze(0);                 // [1,N,H,W,3]
         var outp = nn.functional.grid_sample(volume, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: true);
         return outp.squeeze(0).permute(1, 0, 2, 3).contiguous().MoveToOuterDisposeScope(); // [1,3,N,H,W] -> [N,3,H,W]
     }
 
-    public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x => x + (Sample(Lut, x) - x) * Strength);
+    public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x => x.Plus((Sample(Lut, x) - x).Times(Strength)));
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{OpName}('{Lut.Title ?? "#" + LutIndex}', x{Strength:0.###})");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -29,9 +30,9 @@ public sealed class SaturationDistortion : IDistortion
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
     {
-        var lin = ColorSpaces.SrgbToLinear(x.clamp(0, 1));
+        var lin = ColorSpaces.SrgbToLinear(x.ClampTo(0, 1));
         var y = ColorMath.Luminance(lin);
-        return ColorSpaces.LinearToSrgb((y + (lin - y) * Factor).clamp(0, 1));
+        return ColorSpaces.LinearToSrgb(y.Plus((lin - y).Times(Factor)).ClampTo(0, 1));
     });
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}(x{Factor:0.###})");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -67,13 +68,13 @@ public sealed class SplitToningDistortion : IDistortion
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
     {
-        var luma = (x * ColorMath.ChannelVector(x, ColorSpaces.LumaR, ColorSpaces.LumaG, ColorSpaces.LumaB)).sum(1, keepdim: true).clamp(0.0, 1.0);
+        var luma = (x * ColorMath.ChannelVector(x, ColorSpaces.LumaR, ColorSpaces.LumaG, ColorSpaces.LumaB)).sum(1, keepdim: true).ClampTo(0.0, 1.0);
         var ts = TintVector(ShadowHue);
         var th = TintVector(HighlightHue);
-        var shadow = ColorMath.ChannelVector(x, ts[0], ts[1], ts[2]) * ShadowStrength;
-        var high = ColorMath.ChannelVector(x, th[0], th[1], th[2]) * HighlightStrength;
-        var inv = 1.0 - luma;
-        return x + inv * inv * shadow + luma * luma * high;
+        var shadow = ColorMath.ChannelVector(x, ts[0], ts[1], ts[2]).Times(ShadowStrength);
+        var high = ColorMath.ChannelVector(x, th[0], th[1], th[2]).Times(HighlightStrength);
+        var inv = luma.From(1.0);
+        return x.Plus(inv * inv * shadow).Plus(luma * luma * high);
     });
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,

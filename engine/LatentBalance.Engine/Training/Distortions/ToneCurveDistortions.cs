@@ -1,5 +1,6 @@
 using System.Globalization;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -37,7 +38,7 @@ public sealed class BlackPointDistortion : IDistortion
     internal static BlackPointDistortion FromStep(DistortionStep s) => new(s.Get("black"));
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
-        Black >= 0 ? (x - Black) / (1 - Black) : x * (1 + Black) - Black);
+        Black >= 0 ? x.Minus(Black).Over(1 - Black) : x.Times(1 + Black).Minus(Black));
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{OpName}({(Black >= 0 ? "crush" : "lift")} {Math.Abs(Black):0.###})");
@@ -64,7 +65,7 @@ public sealed class FadeDistortion : IDistortion
 
     internal static FadeDistortion FromStep(DistortionStep s) => new(s.Get("black"), s.Get("white"));
 
-    public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x => x * (White - Black) + Black);
+    public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x => x.Times(White - Black).Plus(Black));
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}(black={Black:0.###}, white={White:0.###})");
 
@@ -93,9 +94,9 @@ public sealed class SCurveDistortion : IDistortion
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
     {
-        var c = x.clamp(0.0, 1.0);
-        var smooth = c * c * (3.0 - 2.0 * c);
-        return c + (smooth - c) * Amount;
+        var c = x.ClampTo(0.0, 1.0);
+        var smooth = c * c * c.Times(2.0).From(3.0);   // c^2 (3 - 2c)
+        return c.Plus((smooth - c).Times(Amount));
     });
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}({Amount:+0.###;-0.###})");
@@ -121,7 +122,7 @@ public sealed class ExposureDistortion : IDistortion
     internal static ExposureDistortion FromStep(DistortionStep s) => new(s.Get("ev"));
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
-        ColorSpaces.LinearToSrgb((ColorSpaces.SrgbToLinear(x.clamp(0, 1)) * Math.Pow(2, Ev)).clamp(0, 1)));
+        ColorSpaces.LinearToSrgb(ColorSpaces.SrgbToLinear(x.ClampTo(0, 1)).Times(Math.Pow(2, Ev)).ClampTo(0, 1)));
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}({Ev:+0.##;-0.##} EV)");
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LatentBalance.Engine.Color;
+using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Training.Distortions;
@@ -57,7 +58,7 @@ public sealed class WhiteBalanceDistortion : IDistortion
     internal static WhiteBalanceDistortion FromStep(DistortionStep s) => new(s.Get("kelvin"), s.Get("duv"));
 
     public Tensor Apply(Tensor image) => DistortionTensor.Run(image, x =>
-        ColorSpaces.LinearToSrgb(ColorSpaces.MixChannels(ColorSpaces.SrgbToLinear(x.clamp(0, 1)), Matrix).clamp(0, 1)));
+        ColorSpaces.LinearToSrgb(ColorSpaces.MixChannels(ColorSpaces.SrgbToLinear(x.ClampTo(0, 1)), Matrix).ClampTo(0, 1)));
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{OpName}(T={TemperatureK:0}K, duv={Tint:+0.0000;-0.0000})");
 
