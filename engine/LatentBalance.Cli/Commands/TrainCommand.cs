@@ -95,7 +95,7 @@ static class TrainCommand
                     using var train = LatentDatasetBuilder.Load(cacheDirs, LatentDatasetBuilder.Train);
                     using var val = LatentDatasetBuilder.Load(cacheDir, LatentDatasetBuilder.Validation);
                     var cfg = new BalancerConfig { LatentChannels = train.Channels, Width = pr.GetValue(width), NumBlocks = pr.GetValue(blocks), HeadBlocks = pr.GetValue(headBlocks),
-                        GlobalQuantiles = ParseLevels(pr.GetValue(quantiles) ?? ""), TrunkGlobal = pr.GetValue(trunkGlobal), Vae = packDir.Manifest.Vae.Preset ?? "custom" };
+                        GlobalQuantiles = ParseLevels(pr.GetValue(quantiles) ?? ""), TrunkGlobal = pr.GetValue(trunkGlobal), Vae = packDir.VaeName };
                     cfg = cfg with { AttentionAfter = cfg.NumBlocks >= 2 ? [cfg.NumBlocks / 2 - 1, cfg.NumBlocks - 1] : [0] };
                     ColorProbe? probe = null;
                     double? identityColorMse = null;
@@ -142,9 +142,10 @@ static class TrainCommand
                     using var probe = LoadProbe(packDir, cacheDir, train, dev, ct);
                     var source = pr.GetValue(balancerDir) ?? Path.Combine(packDir.Directory, packDir.Manifest.Balancer);
                     using var frozen = BalancerWeights.Load(source);
+                    var opts = new StrengthTrainOptions { Steps = pr.GetValue(strengthSteps), IdentityWeight = pr.GetValue(strengthIdentity) };
+                    TorchSharp.torch.manual_seed(opts.Seed);   // the new head's initial weights too: a run repeats bit for bit
                     using var net = new BalancerNet(frozen.Config with { StrengthHead = pr.GetValue(strengthHidden), StrengthColorStats = pr.GetValue(strengthColor), StrengthScale = pr.GetValue(strengthScale) });
                     BalancerWeights.CopyMatching(frozen, net);
-                    var opts = new StrengthTrainOptions { Steps = pr.GetValue(strengthSteps), IdentityWeight = pr.GetValue(strengthIdentity) };
                     var report = StrengthHeadTrainer.Train(net, train, val, probe, opts, new Progress<string>(Console.Error.WriteLine), ct);
                     var outDir = pr.GetValue(output)!;
                     BalancerWeights.Save(net, Path.Combine(outDir, "balancer"), new Dictionary<string, string> { ["strength_head_from"] = Path.GetFullPath(source) });

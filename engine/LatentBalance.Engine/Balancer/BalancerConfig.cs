@@ -77,10 +77,11 @@ public sealed record BalancerConfig
     [JsonPropertyName("logvar_min")] public float LogVarMin { get; init; } = -10f;
     [JsonPropertyName("logvar_max")] public float LogVarMax { get; init; } = 4f;
 
-    /// <summary>Name of the VAE the balancer was trained for (e.g. "taef2").</summary>
+    /// <summary>Name of the VAE whose latents the balancer was trained on (e.g. "taef2"; "custom":
+    /// not checked). The engine refuses a pack whose VAE is another one.</summary>
     [JsonPropertyName("vae")] public string Vae { get; init; } = "taef2";
 
-    /// <summary>Tile size the latents were made from.</summary>
+    /// <summary>Tile size the latents were made from: the engine shrinks photos to this tile.</summary>
     [JsonPropertyName("tile_size")] public int TileSize { get; init; } = 224;
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
@@ -112,6 +113,8 @@ public sealed record BalancerConfig
         if (!(StrengthScale > 0 && StrengthScale <= 8)) throw new FormatException($"{nameForErrors}: strength_scale {StrengthScale} is not in (0, 8]");
         if (StrengthColorStats && StrengthHead == 0) throw new FormatException($"{nameForErrors}: strength_color_stats needs strength_head > 0");
         if (TrunkGlobal && HeadBlocks == 0) throw new FormatException($"{nameForErrors}: trunk_global needs head_blocks > 0");
+        if (TileSize < 64 || TileSize > 1024 || TileSize % 16 != 0) throw new FormatException($"{nameForErrors}: tile_size {TileSize} is not a multiple of 16 in 64..1024");
+        if (string.IsNullOrWhiteSpace(Vae)) throw new FormatException($"{nameForErrors}: vae is empty (\"custom\": not checked)");
         foreach (var a in AttentionAfter)
             if (a < 0 || a >= NumBlocks) throw new FormatException($"{nameForErrors}: attention_after index {a} is not a block index");
     }

@@ -35,6 +35,8 @@ public sealed class BalanceEngine : IDisposable
 
     public IVae Vae { get; }
     public BalancerNet Balancer { get; }
+    /// <summary>The tile the balancer was trained on (balancer.json's <c>tile_size</c>).</summary>
+    public ThumbnailFitOptions TileOptions => new() { Size = Balancer.Config.TileSize };
     public Device Device { get; }
     public string PackName { get; }
 
@@ -101,7 +103,7 @@ public sealed class BalanceEngine : IDisposable
         progress?.Report(new BalanceProgress("reading", 0));
         var source = PhotoReader.Open(input);
         AtomicOutputFile.Check(output, input, options.OverwriteInput); // fail before any model work
-        var tile = ThumbnailFit.FromSource(source);
+        var tile = ThumbnailFit.FromSource(source, TileOptions);
         Add(timings, "tile", sw.Elapsed.TotalMilliseconds);
 
         var report = new CorrectionReport();
@@ -140,7 +142,7 @@ public sealed class BalanceEngine : IDisposable
     public Lut3D ExportCube(string input, string cubePath, BalanceOptions options, CancellationToken cancel = default)
     {
         var source = PhotoReader.Open(input);
-        var lut = EstimateCorrection(ThumbnailFit.FromSource(source), options, cancel: cancel);
+        var lut = EstimateCorrection(ThumbnailFit.FromSource(source, TileOptions), options, cancel: cancel);
         if (options.Strength < 1) lut = Blend(lut, options.Strength);
         CubeFile.Write(cubePath, lut, "LatentBalance correction", [$"source: {Path.GetFileName(input)}"]);
         return lut;

@@ -95,9 +95,19 @@ public sealed class ModelPack
         return vae;
     }
 
+    /// <summary>The VAE's name as a balancer's config records it (<see cref="BalancerConfig.Vae"/>):
+    /// a tiny autoencoder's preset, "custom" for any other VAE.</summary>
+    public string VaeName => Manifest.Vae.Type == "tiny" ? TinyAutoencoderConfig.Preset(Manifest.Vae.Preset ?? "taef2").Name : "custom";
+
     public BalancerNet LoadBalancer(Device device)
     {
-        var net = BalancerWeights.Load(Path.Combine(Directory, Manifest.Balancer));
+        var folder = Path.Combine(Directory, Manifest.Balancer);
+        var net = BalancerWeights.Load(folder);
+        if (net.Config.Vae != "custom" && !string.Equals(net.Config.Vae, VaeName, StringComparison.OrdinalIgnoreCase))
+        {
+            net.Dispose();
+            throw new ModelFileException($"{Path.Combine(folder, "balancer.json")}: the balancer was trained on latents of the VAE '{net.Config.Vae}', but {Path.Combine(Directory, ManifestFile)} uses '{VaeName}'");
+        }
         net.to(device);
         return net;
     }

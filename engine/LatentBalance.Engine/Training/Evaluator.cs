@@ -197,7 +197,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     Lut3D Correction(Tensor srgb, int iterations, List<double>? packStrengths = null)
     {
         var report = new CorrectionReport();
-        var lut = engine.EstimateCorrection(Tile(srgb), new BalanceOptions { Iterations = iterations }, report: report);
+        var lut = engine.EstimateCorrection(Tile(srgb, engine.TileOptions), new BalanceOptions { Iterations = iterations }, report: report);
         if (report.BalancerStrengths.Count > 0) packStrengths?.Add(report.BalancerStrengths[0]);
         return lut;
     }
@@ -206,12 +206,12 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     Tensor BalanceToClean(Tensor distorted, Tensor clean)
     {
         var options = new BalanceOptions();
-        var dTile = Tile(distorted);
+        var dTile = Tile(distorted, engine.TileOptions);
         Lut3D lut;
         using (NewDisposeScope())
         using (no_grad())
         {
-            var z = engine.Vae.Encode(cat([dTile.ToTensor(engine.Device), Tile(clean).ToTensor(engine.Device)], 0));
+            var z = engine.Vae.Encode(cat([dTile.ToTensor(engine.Device), Tile(clean, engine.TileOptions).ToTensor(engine.Device)], 0));
             var mask = dTile.MaskTensor(engine.Device).reshape(dTile.Size, dTile.Size);
             using var mlp = new CorrectionEstimator(engine.Vae, engine.Balancer).FitBetween(z[..1], z[1..], mask, options.Fit);
             lut = LutBaker.Bake([mlp], options.LutSize);
@@ -223,10 +223,10 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     /// baked into a LUT as the daemon's filter host does.</summary>
     static Lut3D GreyWorldLut(Tensor srgb) => LutBaker.Bake(GreyWorld.Map(GreyWorld.Gains(Tile(srgb).ChannelMeans().Linear)));
 
-    static ModelTile Tile(Tensor srgb)
+    static ModelTile Tile(Tensor srgb, ThumbnailFitOptions? options = null)
     {
         using var img = ToVips(srgb);
-        return ThumbnailFit.FromImage(img);
+        return ThumbnailFit.FromImage(img, options);
     }
 
     static Tensor Apply(Lut3D lut, Tensor srgb) => LutTransform.ApplyToTensor(lut, srgb.unsqueeze(0))[0].ClampTo(0, 1);
