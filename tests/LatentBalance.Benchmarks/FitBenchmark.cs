@@ -2,7 +2,7 @@ using System.Diagnostics;
 using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
-using LatentBalance.Engine.Training.Distortions;
+using LatentBalance.Training.Distortions;
 using NetVips;
 using static TorchSharp.torch;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using LatentBalance.Engine.Pipeline;
-using LatentBalance.Engine.Training;
+using LatentBalance.Training;
 
 namespace LatentBalance.Cli.Commands;
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Pipeline;
-using LatentBalance.Engine.Training;
+using LatentBalance.Training;
 using LatentBalance.Engine.Runtime;
 
 namespace LatentBalance.Cli.Commands;

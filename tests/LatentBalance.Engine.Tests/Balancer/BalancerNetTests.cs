@@ -52,7 +52,7 @@ public class BalancerNetTests
             opt.zero_grad();
             var x = randn(4, 8, 14, 14) + 1;
             var (m, lv) = net.forward(x);
-            var loss = Engine.Training.BalancerLoss.GaussianNll(m, lv, x - 1);
+            var loss = LatentBalance.Training.BalancerLoss.GaussianNll(m, lv, x - 1);
             loss.backward();
             opt.step();
         }

@@ -24,6 +24,26 @@ public class BalanceCommandTests(ITestOutputHelper output)
         Assert.True(File.Exists(Path.Combine(dir, "cmp.jpg")));
     }
 
+    /// <summary>Training ships in its own assembly (issue 12): balancing never loads it. The CLI is run
+    /// from a copy of its folder (hard links) without LatentBalance.Training.dll.</summary>
+    [Fact]
+    public void BalancingNeverLoadsTheTrainingAssembly()
+    {
+        var dir = TestPaths.TempDir("cli-no-training");
+        var bin = Path.Combine(dir, "bin");
+        using (var cp = System.Diagnostics.Process.Start("cp", ["-al", Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory), bin])!) cp.WaitForExit();
+        File.Delete(Path.Combine(bin, "LatentBalance.Training.dll"));
+        var outPath = Path.Combine(dir, "out.jpg");
+        var r = CliRunner.Run(null, Path.Combine(bin, "latentbalance.dll"), ["balance", Photo("coffee"), "-o", outPath]);
+        output.WriteLine(r.Stderr);
+        Assert.Equal(0, r.ExitCode);
+        Assert.True(File.Exists(outPath));
+        // the copy really lacks it: training cannot run there
+        var t = CliRunner.Run(null, Path.Combine(bin, "latentbalance.dll"), ["train", "--stage", "fit", "--cache", Path.Combine(dir, "no-cache")]);
+        Assert.NotEqual(0, t.ExitCode);
+        Assert.Contains("LatentBalance.Training", t.Stderr);
+    }
+
     [Fact]
     public void BadInputsGetOneLineErrorsNamingTheFileAndNoOutput()
     {

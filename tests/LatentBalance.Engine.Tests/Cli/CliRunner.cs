@@ -7,9 +7,12 @@ public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(IReadOnlyDictionary<string, string>? env, params string[] args)
+    public static Result Run(IReadOnlyDictionary<string, string>? env, params string[] args) =>
+        Run(env, Path.Combine(AppContext.BaseDirectory, "latentbalance.dll"), args);
+
+    /// <summary>Runs the program at <paramref name="dll"/> (a copy of the build).</summary>
+    public static Result Run(IReadOnlyDictionary<string, string>? env, string dll, string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "latentbalance.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);

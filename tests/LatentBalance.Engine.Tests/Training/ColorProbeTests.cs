@@ -1,7 +1,7 @@
 using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.Imaging;
-using LatentBalance.Engine.Training;
-using LatentBalance.Engine.Training.Distortions;
+using LatentBalance.Training;
+using LatentBalance.Training.Distortions;
 using LatentBalance.Engine.Vae;
 using NetVips;
 using Xunit.Abstractions;

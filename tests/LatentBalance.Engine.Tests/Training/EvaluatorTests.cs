@@ -1,5 +1,5 @@
 using LatentBalance.Engine.Pipeline;
-using LatentBalance.Engine.Training;
+using LatentBalance.Training;
 using Xunit.Abstractions;
 
 namespace LatentBalance.Engine.Tests.Training;

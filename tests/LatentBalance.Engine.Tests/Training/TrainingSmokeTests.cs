@@ -1,5 +1,5 @@
 using LatentBalance.Engine.Balancer;
-using LatentBalance.Engine.Training;
+using LatentBalance.Training;
 using LatentBalance.Engine.Vae;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

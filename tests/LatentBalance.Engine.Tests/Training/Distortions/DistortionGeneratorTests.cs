@@ -1,5 +1,5 @@
 using LatentBalance.Engine.Color;
-using LatentBalance.Engine.Training.Distortions;
+using LatentBalance.Training.Distortions;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Tests.Training.Distortions;

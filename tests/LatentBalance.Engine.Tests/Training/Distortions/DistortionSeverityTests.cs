@@ -1,4 +1,4 @@
-using LatentBalance.Engine.Training.Distortions;
+using LatentBalance.Training.Distortions;
 using NetVips;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

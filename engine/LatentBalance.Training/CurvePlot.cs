@@ -1,6 +1,6 @@
 using NetVips;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 /// <summary>
 /// Draws strength curves as a PNG with libvips: x = how far clean photos move (mean CIEDE2000),

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>
 /// Serialisable description of one op: its name (e.g. <c>"white_balance"</c>), its numeric parameters and,

@@ -4,7 +4,7 @@ using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>
 /// An artistic 3D LUT blended with the input: out = x + strength (lut(x) - x). The LUT is sampled

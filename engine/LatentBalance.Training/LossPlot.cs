@@ -1,6 +1,6 @@
 using NetVips;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 /// <summary>Draws the training curves (train in orange, validation in blue) as a PNG with libvips:
 /// the latent MSE to the clean latent where the history has it, else the loss.</summary>

@@ -1,7 +1,7 @@
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>
 /// Samples random colour distortions for (distorted, clean) training pairs. Everything random comes from

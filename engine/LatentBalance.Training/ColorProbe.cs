@@ -4,7 +4,7 @@ using LatentBalance.Engine.Vae;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 /// <summary>
 /// A linear read-out of colour from the latent: at each latent position, the mean sRGB colour of

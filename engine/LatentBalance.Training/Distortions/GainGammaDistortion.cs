@@ -3,7 +3,7 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>Per-channel gain and gamma on encoded values: out_c = clamp(gain_c * x_c, 0, 1) ^ gamma_c.</summary>
 public sealed class GainGammaDistortion : IDistortion

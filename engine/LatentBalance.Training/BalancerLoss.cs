@@ -1,7 +1,7 @@
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 /// <summary>
 /// The training objective. For a VAE that gives a distribution (AutoencoderKL) it is the KL

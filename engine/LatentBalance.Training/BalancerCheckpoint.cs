@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LatentBalance.Engine.Balancer;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 /// <summary>Training checkpoints: the balancer folder layout plus <c>state.json</c> (step, loss history).</summary>
 public static class BalancerCheckpoint

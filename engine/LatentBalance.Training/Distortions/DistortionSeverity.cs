@@ -4,7 +4,7 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>Distribution of per-recipe severities (mean colour difference over all pixels of all images).</summary>
 public sealed record SeverityStats(string Name, int Samples, double Mean, double P10, double P25, double P50, double P75, double P90, double Max);

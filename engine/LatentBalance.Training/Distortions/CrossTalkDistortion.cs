@@ -3,7 +3,7 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>
 /// Channel cross-talk: a 3x3 mixing matrix near identity applied in linear light. Each row sums to 1,

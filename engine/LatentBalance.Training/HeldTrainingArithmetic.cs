@@ -1,7 +1,8 @@
+using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Runtime;
+namespace LatentBalance.Training;
 
 /// <summary>
 /// Members beside <see cref="HeldArithmetic"/> that the training code needs, on <see cref="HeldScalars"/>

@@ -4,12 +4,12 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Runtime;
-using LatentBalance.Engine.Training.Distortions;
+using LatentBalance.Training.Distortions;
 using LatentBalance.Engine.Vae;
 using NetVips;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 public sealed record DatasetOptions
 {

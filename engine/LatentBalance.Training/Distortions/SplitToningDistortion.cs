@@ -3,7 +3,7 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>
 /// Split toning on encoded values: a tint of hue <see cref="ShadowHue"/> weighted by (1 - Y')^2 and a tint

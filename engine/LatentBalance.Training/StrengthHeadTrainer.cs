@@ -4,7 +4,7 @@ using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 public sealed record StrengthTrainOptions
 {

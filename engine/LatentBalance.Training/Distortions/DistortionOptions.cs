@@ -1,6 +1,6 @@
 using LatentBalance.Engine.Color;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>A closed interval [Min, Max] sampled uniformly.</summary>
 public readonly record struct ValueRange(double Min, double Max)

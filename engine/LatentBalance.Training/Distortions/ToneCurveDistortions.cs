@@ -3,7 +3,7 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>The tone-curve family: one of black point, fade, S-curve or exposure, picked uniformly.</summary>
 public static class ToneCurves

@@ -3,7 +3,7 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>
 /// White-balance error: a neutral lit at 6500 K is rendered as the white of the daylight/Planckian locus

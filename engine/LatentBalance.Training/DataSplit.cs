@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 /// <summary>
 /// The fixed train/validation split: a file belongs to validation by a hash of its path relative

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>The op families the generator draws from; a recipe uses each family at most once.</summary>
 public enum DistortionFamily

@@ -2,7 +2,7 @@ using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training.Distortions;
+namespace LatentBalance.Training.Distortions;
 
 /// <summary>
 /// Shape/dtype handling shared by every op: accepts [3,H,W] or [N,3,H,W] floating-point images, runs the

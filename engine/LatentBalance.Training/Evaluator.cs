@@ -3,11 +3,11 @@ using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Runtime;
-using LatentBalance.Engine.Training.Distortions;
+using LatentBalance.Training.Distortions;
 using NetVips;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Training;
+namespace LatentBalance.Training;
 
 public sealed record EvalOptions
 {
