@@ -33,16 +33,9 @@ public sealed class EngineFilterHost : IFilterHost
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(map);
         var lut = LutBaker.Bake(map.Map, job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize, title);
-        job.Cancellation.ThrowIfCancellationRequested();
-        if (job.OutputPath != null)
-        {
-            job.Report("writing", 0.5);
-            var source = PhotoReader.Open(job.InputPath);
-            new PhotoWriter().Write(source, new LutTransform(lut), job.OutputPath);
-        }
-        job.Cancellation.ThrowIfCancellationRequested();
-        if (job.CubePath != null)
-            CubeFile.Write(job.CubePath, lut, title, [$"filter: {_filterId}", $"source: {Path.GetFileName(job.InputPath)}"]);
+        if (job.OutputPath != null) job.Report("writing", 0.5);
+        CorrectionFiles.Write(PhotoReader.Open(job.InputPath), lut, 1, job.OutputPath, job.CubePath, PhotoWriterOptions.Default,
+            title, [$"filter: {_filterId}", $"source: {Path.GetFileName(job.InputPath)}"], job.Cancellation);
         return Task.CompletedTask;
     }
 

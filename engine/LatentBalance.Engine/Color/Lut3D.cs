@@ -27,6 +27,19 @@ public sealed class Lut3D
     /// <summary>Offset of the entry (r, g, b) in <see cref="Data"/>.</summary>
     public int Index(int r, int g, int b) => ((b * Size + g) * Size + r) * 3;
 
+    /// <summary>identity + strength * (this - identity): the correction at a strength, in LUT space.
+    /// Applying it equals applying this LUT at <paramref name="strength"/> with <see cref="LutTransform"/>
+    /// (out = in + strength * (lut(in) - in)), since interpolating the identity gives the input back.</summary>
+    public Lut3D Blend(double strength)
+    {
+        if (!(strength >= 0 && strength <= 1)) throw new ArgumentOutOfRangeException(nameof(strength), $"LUT strength {strength} is outside [0, 1]");
+        if (strength == 1) return this;
+        var id = Identity(Size);
+        var d = new float[Data.Length];
+        for (int i = 0; i < d.Length; i++) d[i] = (float)(id.Data[i] + strength * (Data[i] - id.Data[i]));
+        return new Lut3D(Size, d) { Title = Title, DomainMin = DomainMin, DomainMax = DomainMax };
+    }
+
     public static Lut3D Identity(int size)
     {
         var d = new float[size * size * size * 3];

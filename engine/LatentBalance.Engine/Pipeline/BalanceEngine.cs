@@ -64,7 +64,7 @@ public sealed class BalanceEngine : IDisposable
         Lut3D lut;
         lock (_modelLock)
             lut = Estimate(tile, options, timings, progress, cancel, report.BalancerStrengths);
-        return report.Damping < 1 ? Blend(lut, report.Damping) : lut;
+        return lut.Blend(Math.Min(report.Damping, 1));
     }
 
     /// <summary>One attempt at <see cref="EstimateCorrection"/> (a pure function of the tile and options).</summary>
@@ -109,7 +109,6 @@ public sealed class BalanceEngine : IDisposable
         var report = new CorrectionReport();
         var lut = EstimateCorrection(tile, options, timings, progress, cancel, report);
         cancel.ThrowIfCancellationRequested();
-        var transform = new LutTransform(lut, (float)options.Strength);
         double tileDe;
         using (NewDisposeScope())
         {
@@ -119,13 +118,10 @@ public sealed class BalanceEngine : IDisposable
 
         progress?.Report(new BalanceProgress("writing", 0.75));
         sw.Restart();
-        new PhotoWriter(new PhotoWriterOptions { JpegQuality = options.JpegQuality, AllowOverwriteInput = options.OverwriteInput })
-            .Write(source, transform, output);
+        CorrectionFiles.Write(source, lut, options.Strength, output, options.LutPath,
+            new PhotoWriterOptions { JpegQuality = options.JpegQuality, AllowOverwriteInput = options.OverwriteInput },
+            "LatentBalance correction", [$"source: {Path.GetFileName(input)}", $"iterations: {options.Iterations}, strength: {options.Strength}"], cancel);
         Add(timings, "apply+save", sw.Elapsed.TotalMilliseconds);
-
-        if (options.LutPath != null)
-            CubeFile.Write(options.LutPath, options.Strength >= 1 ? lut : Blend(lut, options.Strength),
-                "LatentBalance correction", [$"source: {Path.GetFileName(input)}", $"iterations: {options.Iterations}, strength: {options.Strength}"]);
         if (options.ComparePath != null)
             ComparePicture.Write(input, output, options.ComparePath);
         progress?.Report(new BalanceProgress("done", 1));
@@ -143,18 +139,9 @@ public sealed class BalanceEngine : IDisposable
     {
         var source = PhotoReader.Open(input);
         var lut = EstimateCorrection(ThumbnailFit.FromSource(source, TileOptions), options, cancel: cancel);
-        if (options.Strength < 1) lut = Blend(lut, options.Strength);
-        CubeFile.Write(cubePath, lut, "LatentBalance correction", [$"source: {Path.GetFileName(input)}"]);
-        return lut;
-    }
-
-    /// <summary>identity + strength * (lut - identity), for exporting a partial correction.</summary>
-    static Lut3D Blend(Lut3D lut, double strength)
-    {
-        var id = Lut3D.Identity(lut.Size);
-        var d = new float[lut.Data.Length];
-        for (int i = 0; i < d.Length; i++) d[i] = (float)(id.Data[i] + strength * (lut.Data[i] - id.Data[i]));
-        return new Lut3D(lut.Size, d) { Title = lut.Title };
+        CorrectionFiles.Write(source, lut, options.Strength, null, cubePath, PhotoWriterOptions.Default,
+            "LatentBalance correction", [$"source: {Path.GetFileName(input)}"], cancel);
+        return lut.Blend(options.Strength);
     }
 
     static void Add(Dictionary<string, double>? timings, string stage, double ms)

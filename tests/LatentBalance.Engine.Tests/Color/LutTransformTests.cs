@@ -159,6 +159,24 @@ public class LutTransformTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new LutTransform(lut, float.NaN));
     }
 
+
+    /// <summary>The .cube of a partial correction is the LUT blended in LUT space (<see cref="Lut3D.Blend"/>):
+    /// applied at full strength it gives what the photo got, the LUT applied at that strength.</summary>
+    [Fact]
+    public void TheLutSpaceBlendGivesWhatThePixelBlendGives()
+    {
+        var lut = CubeFile.Read(Path.Combine(TestPaths.ArtisticLuts, "LUT_NOIR__Trent_18.CUBE"));
+        var rnd = new Random(11);
+        var f = Enumerable.Range(0, 3 * 4000).Select(_ => (float)rnd.NextDouble()).ToArray();
+        foreach (var s in new[] { 0.0, 0.3, 0.5, 0.85 })
+        {
+            var pixel = (float[])f.Clone(); new LutTransform(lut, (float)s).Apply(pixel, 3);
+            var blended = (float[])f.Clone(); new LutTransform(lut.Blend(s)).Apply(blended, 3);
+            for (int i = 0; i < f.Length; i++) Assert.InRange(Math.Abs(pixel[i] - blended[i]), 0, 1e-6);
+        }
+        Assert.Same(lut, lut.Blend(1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => lut.Blend(1.01));
+    }
     [Theory]
     [MemberData(nameof(Modes))]
     public void AlphaIsUntouchedAndRgbMatchesThreeBands(LutInterpolation mode)
