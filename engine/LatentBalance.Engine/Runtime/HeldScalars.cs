@@ -33,7 +33,9 @@ public static class HeldScalars
     /// <summary>1 as an integer Scalar: the <c>alpha</c> of additions.</summary>
     public static readonly Scalar One = Of(1L);
 
-    /// <summary>The held floating-point Scalar of <paramref name="value"/>.</summary>
+    /// <summary>The held floating-point Scalar of <paramref name="value"/>. Each value is held for
+    /// good, so this is for constants, settings and the user's strength, never for a number computed
+    /// per photo (that would grow without bound: keep such numbers in tensors).</summary>
     public static Scalar Of(double value) => Reals.GetOrAdd(BitConverter.DoubleToInt64Bits(value), MakeReal);
 
     /// <summary>The held integer Scalar of <paramref name="value"/> (integer tensors stay integer).</summary>
