@@ -55,7 +55,7 @@ internal sealed class StreamedPixels : IDisposable
         _bands = photo.WorkingBands;
         _bps = _workingFormat == Enums.BandFormat.Ushort ? 2 : 1;
         _rowBytes = _w * _bands * _bps;
-        _stripRows = Math.Clamp(stripBytes / Math.Max(1, _rowBytes), 8, _h);
+        _stripRows = Math.Clamp(stripBytes / Math.Max(1, _rowBytes), Math.Min(8, _h), _h);   // at least 8 rows, or all of a shorter photo
         for (int i = 0; i < 5; i++) _free.Add(new byte[_stripRows * (_rowBytes + 1)]);
         _source.OnRead += Read;
     }

@@ -50,6 +50,27 @@ public class PhotoWriterTests
         Assert.Equal(new[] { "in" + inExt, "out" + outExt }.Order(), Directory.GetFiles(dir).Select(Path.GetFileName).Order());
     }
 
+    /// <summary>Found by the engine fuzz test with the streamed mode as the default: a photo under 8 rows
+    /// (there, a tiled TIFF whose IFD height was edited to 1) made the strip height Math.Clamp(x, 8, h)
+    /// with h &lt; 8, an ArgumentException instead of a photo.</summary>
+    [Theory]
+    [InlineData(WriterMode.Streamed, 1)]
+    [InlineData(WriterMode.Streamed, 7)]
+    [InlineData(WriterMode.InMemory, 1)]
+    public void A_photo_of_a_few_rows_is_written_in_either_mode(WriterMode mode, int rows)
+    {
+        var dir = TestPaths.TempDir("imaging-rows");
+        var input = Path.Combine(dir, "in.png");
+        var output = Path.Combine(dir, "out.png");
+        using (var im = TestImages.Rgb8(301, rows)) im.Pngsave(input);
+        new PhotoWriter(new PhotoWriterOptions { Mode = mode }).Write(PhotoReader.Open(input), new SwapRedBlue(), output);
+        using var decodedIn = TestImages.Load(input);
+        using var expected = TestImages.SwapRb(decodedIn);
+        using var got = TestImages.Load(output);
+        Assert.Equal((301, rows), (got.Width, got.Height));
+        Assert.Equal(0, TestImages.MaxAbsDiff(expected, got));
+    }
+
     [Theory]
     [InlineData(WriterMode.Streamed)]
     [InlineData(WriterMode.InMemory)]
