@@ -33,7 +33,7 @@ public sealed class PhotoWriterOptions
     /// <summary>Allow the output path to be the input photo itself (it is replaced only once the new file is complete).</summary>
     public bool AllowOverwriteInput { get; init; }
 
-    public WriterMode Mode { get; init; } = WriterMode.InMemory;
+    public WriterMode Mode { get; init; } = WriterMode.Streamed;
 
     /// <summary>Approximate bytes of decoded pixels per strip in <see cref="WriterMode.Streamed"/> (ignored otherwise).</summary>
     public int StripBytes { get; init; } = 4 << 20;
