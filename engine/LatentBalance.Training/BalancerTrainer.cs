@@ -193,7 +193,7 @@ public sealed class BalancerTrainer
             {
                 using var scope = NewDisposeScope();
                 int b = Math.Min(batchSize, count - i);
-                var (x, y, yLogVar) = data.Batch(HeldTrainingArithmetic.Arange(i, i + b, int64));
+                var (x, y, yLogVar) = data.Batch(HeldArithmetic.Arange(i, i + b, int64));
                 var (mean, logVar) = net.forward(x);
                 sum += BalancerLoss.Compute(mean, logVar, y, yLogVar).item<float>() * b;
                 sq += (mean - y).Squared().mean().item<float>() * b;

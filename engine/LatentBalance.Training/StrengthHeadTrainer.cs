@@ -171,7 +171,7 @@ public static class StrengthHeadTrainer
         {
             cancel.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var index = HeldTrainingArithmetic.Arange(i, Math.Min(pairs.Count, i + batch));
+            var index = HeldArithmetic.Arange(i, Math.Min(pairs.Count, i + batch));
             var (zd, zc, _) = pairs.Batch(index);
             foreach (var z in new[] { zd, zc })
             {

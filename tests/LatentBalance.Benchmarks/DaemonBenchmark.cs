@@ -23,12 +23,7 @@ static class DaemonBenchmark
         using var bus = BenchBus.Start(dir);
         var clock = Stopwatch.StartNew();
         using var daemon = StartDaemon(bus.Address, pack);
-        while (!DBusEngineClient.IsEngineRunning(bus.Address))
-        {
-            if (daemon.HasExited) throw new InvalidOperationException($"the daemon exited with code {daemon.ExitCode}");
-            if (clock.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException("the daemon did not claim its bus name in 5 minutes");
-            await Task.Delay(20);
-        }
+        await WaitUntilServing(bus.Address, daemon);
         double nameMs = clock.Elapsed.TotalMilliseconds;
         using var client = DBusEngineClient.Connect(new DBusClientOptions { Address = bus.Address, CallTimeoutMs = 600_000, SubscribeToSignals = false });
         await RoundTrip(client, input, Path.Combine(dir, "daemon-cold.jpg"));
@@ -63,6 +58,18 @@ static class DaemonBenchmark
         var r = await client.WaitAsync(t.JobId, -1);
         if (r.State != JobState.Done) throw new InvalidOperationException($"daemon job failed: {r.ErrorCode}: {r.Error}");
         return sw.Elapsed.TotalMilliseconds;
+    }
+
+    /// <summary>Waits until the daemon owns its bus name (5 minutes at most).</summary>
+    internal static async Task WaitUntilServing(string busAddress, Process daemon)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!DBusEngineClient.IsEngineRunning(busAddress))
+        {
+            if (daemon.HasExited) throw new InvalidOperationException($"the daemon exited with code {daemon.ExitCode}");
+            if (clock.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException("the daemon did not claim its bus name in 5 minutes");
+            await Task.Delay(20);
+        }
     }
 
     internal static Process StartDaemon(string busAddress, string pack)

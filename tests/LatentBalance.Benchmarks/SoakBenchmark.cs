@@ -26,13 +26,7 @@ static class SoakBenchmark
 
         using var bus = DaemonBenchmark.BenchBus.Start(dir);
         using var daemon = DaemonBenchmark.StartDaemon(bus.Address, ModelPack.DefaultDirectory());
-        var clock = Stopwatch.StartNew();
-        while (!DBusEngineClient.IsEngineRunning(bus.Address))
-        {
-            if (daemon.HasExited) throw new InvalidOperationException($"the daemon exited with code {daemon.ExitCode}");
-            if (clock.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException("the daemon did not claim its bus name in 5 minutes");
-            await Task.Delay(20);
-        }
+        await DaemonBenchmark.WaitUntilServing(bus.Address, daemon);
         var connections = Enumerable.Range(0, clients)
             .Select(_ => DBusEngineClient.Connect(new DBusClientOptions { Address = bus.Address, CallTimeoutMs = 600_000, SubscribeToSignals = false })).ToList();
         await Balance(connections[0], photos[0], Path.Combine(dir, "warm.jpg"));   // the models are loaded on the first job
@@ -51,7 +45,7 @@ static class SoakBenchmark
                 await Task.Delay(100);
             }
         });
-        clock.Restart();
+        var clock = Stopwatch.StartNew();
         var workers = connections.Select((client, k) => Task.Run(async () =>
         {
             var output = Path.Combine(dir, $"client-{k}.jpg");

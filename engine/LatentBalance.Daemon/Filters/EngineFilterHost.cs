@@ -34,7 +34,7 @@ public sealed class EngineFilterHost : IFilterHost
         ArgumentNullException.ThrowIfNull(map);
         var lut = LutBaker.Bake(map.Map, job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize, title);
         if (job.OutputPath != null) job.Report("writing", 0.5);
-        CorrectionFiles.Write(PhotoReader.Open(job.InputPath), lut, 1, job.OutputPath, job.CubePath, PhotoWriterOptions.Default,
+        CorrectionFiles.Write(job.OutputPath != null ? PhotoReader.Open(job.InputPath) : null, lut, 1, job.OutputPath, job.CubePath, PhotoWriterOptions.Default,
             title, [$"filter: {_filterId}", $"source: {Path.GetFileName(job.InputPath)}"], job.Cancellation);
         return Task.CompletedTask;
     }

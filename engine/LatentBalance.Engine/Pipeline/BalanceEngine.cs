@@ -138,10 +138,10 @@ public sealed class BalanceEngine : IDisposable
     public Lut3D ExportCube(string input, string cubePath, BalanceOptions options, CancellationToken cancel = default)
     {
         var source = PhotoReader.Open(input);
-        var lut = EstimateCorrection(ThumbnailFit.FromSource(source, TileOptions), options, cancel: cancel);
-        CorrectionFiles.Write(source, lut, options.Strength, null, cubePath, PhotoWriterOptions.Default,
+        var lut = EstimateCorrection(ThumbnailFit.FromSource(source, TileOptions), options, cancel: cancel).Blend(options.Strength);
+        CorrectionFiles.Write(null, lut, 1, null, cubePath, PhotoWriterOptions.Default,
             "LatentBalance correction", [$"source: {Path.GetFileName(input)}"], cancel);
-        return lut.Blend(options.Strength);
+        return lut;
     }
 
     static void Add(Dictionary<string, double>? timings, string stage, double ms)

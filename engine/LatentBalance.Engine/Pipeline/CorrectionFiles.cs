@@ -11,16 +11,18 @@ namespace LatentBalance.Engine.Pipeline;
 /// </summary>
 public static class CorrectionFiles
 {
+    /// <param name="source">the photo; may be null when no <paramref name="output"/> is written.</param>
     /// <param name="output">the corrected photo, or null for none.</param>
     /// <param name="cube">the .cube file, or null for none.</param>
-    public static void Write(SourceImage source, Lut3D lut, double strength, string? output, string? cube,
+    public static void Write(SourceImage? source, Lut3D lut, double strength, string? output, string? cube,
         PhotoWriterOptions writer, string cubeTitle, IEnumerable<string> cubeComments, CancellationToken cancel = default)
     {
         // cancellation is honoured before anything is written, not between the files: a photo that was
         // written whole gets its .cube too (a stop signal mid-write is StopSignals' and UnfinishedFiles' part)
         cancel.ThrowIfCancellationRequested();
         if (output != null)
-            new PhotoWriter(writer).Write(source, new LutTransform(lut, (float)strength), output);
+            new PhotoWriter(writer).Write(source ?? throw new ArgumentNullException(nameof(source), "a photo is written from its source"),
+                new LutTransform(lut, (float)strength), output);
         if (cube != null)
             CubeFile.Write(cube, lut.Blend(strength), cubeTitle, cubeComments);
     }

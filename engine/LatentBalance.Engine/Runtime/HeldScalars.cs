@@ -86,6 +86,9 @@ public static class HeldArithmetic
     public static Tensor AtLeast(this Tensor a, double min) => a.clamp_min(HeldScalars.Of(min));
     /// <summary><c>a.clamp_max(max)</c>.</summary>
     public static Tensor AtMost(this Tensor a, double max) => a.clamp_max(HeldScalars.Of(max));
+    /// <summary><c>torch.arange(start, stop, dtype)</c>: [start, stop) in steps of 1 (int64 unless
+    /// <paramref name="dtype"/> says otherwise; TorchSharp's two-Scalar overload makes the step itself).</summary>
+    public static Tensor Arange(long start, long stop, ScalarType? dtype = null) => arange(HeldScalars.Of(start), HeldScalars.Of(stop), HeldScalars.One, dtype);
     /// <summary><c>a.pow(exponent)</c>.</summary>
     public static Tensor Power(this Tensor a, double exponent) => a.pow(HeldScalars.Of(exponent));
     /// <summary><c>a.pow(exponent)</c> with an integer exponent.</summary>
