@@ -9,7 +9,7 @@ public static class EngineBusNames
     public const string Interface = "org.latentbalance.Engine1";
 
     /// <summary>Bumped on any incompatible change of signatures or semantics (reported by GetInfo).</summary>
-    public const int ProtocolVersion = 1;
+    public const int ProtocolVersion = 2;
 }
 
 /// <summary>Known filter ids.</summary>

@@ -15,7 +15,7 @@ public static class EngineDBusCodec
     public const string ExportCubeIn = "sssa{ss}ib";
     public const string JobIdIn = "s";
     public const string WaitIn = "si";
-    public const string WaitOut = "sssst";
+    public const string WaitOut = "ssssta{ss}";
     public const string GetJobOut = "sdssss";
     public const string JobProgressArgs = "sds";
     public const string JobCompletedArgs = "sssss";
@@ -109,10 +109,11 @@ public static class EngineDBusCodec
         Overwrite = r.ReadBoolean(),
     };
 
-    // ---- Wait -> (s state, s output, s error_code, s error, t elapsed_ms) ----
+    // ---- Wait -> (s state, s output, s error_code, s error, t elapsed_ms, a{ss} details) ----
     public static void Write(MessageWriter w, JobResult x) => w
         .WriteString(WireNames.ToWire(x.State)).WriteString(x.OutputPath).WriteString(Code(x.ErrorCode))
-        .WriteString(x.Error ?? "").WriteUInt64((ulong)Math.Max(0, x.ElapsedMs));
+        .WriteString(x.Error ?? "").WriteUInt64((ulong)Math.Max(0, x.ElapsedMs))
+        .WriteStringDictionary(x.Details);
 
     public static JobResult ReadJobResult(MessageReader r, string jobId) => new()
     {
@@ -122,6 +123,7 @@ public static class EngineDBusCodec
         ErrorCode = ParseCode(r.ReadString()),
         Error = NullIfEmpty(r.ReadString()),
         ElapsedMs = (long)Math.Min(r.ReadUInt64(), long.MaxValue),
+        Details = r.ReadStringDictionary(),
     };
 
     // ---- GetJob -> (s state, d progress, s stage, s output, s error_code, s error) ----

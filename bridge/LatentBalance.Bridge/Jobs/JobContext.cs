@@ -17,6 +17,9 @@ public sealed class JobContext
     public string JobId { get; }
     public CancellationToken Cancellation { get; }
 
+    /// <summary>What the job reports about its result (<see cref="JobResult.Details"/>); set before it returns.</summary>
+    public IDictionary<string, string> Details { get; } = new Dictionary<string, string>();
+
     /// <summary>Reports progress (clamped to 0..1) and the current stage; raises JobProgress.</summary>
     public void Report(double progress, string stage) => _report(progress, stage);
 

@@ -137,7 +137,7 @@ public sealed class JobRegistry : IDisposable
             var ctx = new JobContext(job.Id, ct, (p, stage) => ReportProgress(job, p, stage));
             await work(ctx).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
-            Finish(job, JobState.Done, null, null, clock.ElapsedMilliseconds);
+            Finish(job, JobState.Done, null, null, clock.ElapsedMilliseconds, new Dictionary<string, string>(ctx.Details));
         }
         catch (Exception ex) when (job.CancelRequested || (ex is OperationCanceledException && ct.IsCancellationRequested))
         {
@@ -168,7 +168,7 @@ public sealed class JobRegistry : IDisposable
         Raise(JobProgress, new JobProgressEventArgs { JobId = job.Id, Progress = progress, Stage = stage ?? "" });
     }
 
-    private void Finish(Job job, JobState state, BridgeErrorCode? code, string? error, long elapsedMs)
+    private void Finish(Job job, JobState state, BridgeErrorCode? code, string? error, long elapsedMs, IReadOnlyDictionary<string, string>? details = null)
     {
         lock (job)
         {
@@ -182,6 +182,7 @@ public sealed class JobRegistry : IDisposable
         var result = new JobResult
         {
             JobId = job.Id, State = state, OutputPath = job.OutputPath, ErrorCode = code, Error = error, ElapsedMs = elapsedMs,
+            Details = details ?? new Dictionary<string, string>(),
         };
         job.Completion.TrySetResult(result);
         Remember(job.Id);

@@ -41,7 +41,7 @@ BUS_NAME = "org.latentbalance.Engine1"
 OBJECT_PATH = "/org/latentbalance/Engine1"
 INTERFACE = "org.latentbalance.Engine1"
 ERROR_PREFIX = INTERFACE + ".Error."
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 HOW_TO_START = ("Install and start it with `dotnet cake --target=install-daemon` (this also installs the D-Bus "
                 "activation file so GIMP can start it), or run `latentbalance daemon` in a terminal, "
@@ -236,10 +236,10 @@ class EngineClient:
             pass
 
     def wait(self, job_id, on_progress, slice_ms=250):
-        """Blocks until the job ends; returns (state, output_path, error_code, error, elapsed_ms)."""
+        """Blocks until the job ends; returns (state, output_path, error_code, error, elapsed_ms, details)."""
         while True:
             try:
-                return self.call("Wait", GLib.Variant("(si)", (job_id, slice_ms)), "(sssst)", slice_ms + 30000)
+                return self.call("Wait", GLib.Variant("(si)", (job_id, slice_ms)), "(ssssta{ss})", slice_ms + 30000)
             except GLib.Error as e:
                 if remote_error_name(e) != ERROR_PREFIX + "Timeout":
                     raise
@@ -351,7 +351,7 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
         job_id = client.balance(src_path, out_path, parameters, os.path.abspath(lut_path) if lut_path else "")
         log("job %s" % job_id)
         try:
-            state, result_path, code, error, elapsed_ms = client.wait(
+            state, result_path, code, error, elapsed_ms, _details = client.wait(
                 job_id, lambda p, stage: progress(0.05 + 0.85 * max(0.0, min(1.0, p)), stage))
         except BaseException:
             client.cancel(job_id)
