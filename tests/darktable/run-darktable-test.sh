@@ -18,7 +18,9 @@
 #
 # Environment: LCB_TEST_SOURCE (photo), LCB_TEST_TOL_MEAN (mean |diff|, 8-bit levels, default 0.5),
 # LCB_TEST_TOL_MAX (max |diff|, default 12), LCB_TEST_KEEP=1 (keep the temp folder),
-# LCB_TEST_STEPS (default "1 2 3 4"; without 1, step 4 writes its own luarc), LCB_TEST_TIMEOUT (s per darktable run, default 600).
+# LCB_TEST_STEPS (default "1 2 3 4"; without 1, step 4 writes its own luarc), LCB_TEST_TIMEOUT (s per darktable run, default 600),
+# LCB_TEST_LUA_SCRIPTS (a lua-scripts checkout: its lib/ goes into every test config, so the script runs with
+# lib/dtutils as script_manager users have it; default: none, as with Debian's darktable package).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,6 +42,8 @@ for tool in darktable darktable-cli xvfb-run vips vipsheader dotnet cmp timeout;
 done
 [ -f "$SOURCE" ] || fail "$SOURCE: test photo not found"
 [ -f "$SCRIPT" ] || fail "$SCRIPT: plugin missing"
+LUA_SCRIPTS="${LCB_TEST_LUA_SCRIPTS:-}"
+[ -z "$LUA_SCRIPTS" ] || [ -f "$LUA_SCRIPTS/lib/dtutils/file.lua" ] || fail "$LUA_SCRIPTS: not a lua-scripts folder (no lib/dtutils/file.lua)"
 if [ ! -f "$DLL" ]; then
   note "building the CLI"
   dotnet build "$ROOT/engine/LatentBalance.Cli" -c Release -v quiet -nologo >/dev/null || fail "CLI build failed"
@@ -134,6 +138,7 @@ else
   cp -- "$SCRIPT" "$DTCONF/lua/contrib/"
   printf 'require "contrib/latent_color_balance"\n' > "$DTCONF/luarc"
 fi
+[ -z "$LUA_SCRIPTS" ] || cp -r -- "$LUA_SCRIPTS/lib" "$DTCONF/lua/"
 # the program the wrapper runs: the installed launcher, else dotnet with the built CLI
 if [ "${#REAL_PROGRAM[@]}" = 1 ]; then
   export LCB_REAL_PROGRAM="${REAL_PROGRAM[0]}"
@@ -146,6 +151,7 @@ fi
 dt_cli() {
   local out="$1" prefs="$2" cfg; cfg=$(mktemp -d "$WORK/cfg.XXXX"); echo "$cfg" > "$WORK/last-cfg"
   mkdir -p "$cfg/lua/contrib"; cp -- "$SCRIPT" "$cfg/lua/contrib/"
+  [ -z "$LUA_SCRIPTS" ] || cp -r -- "$LUA_SCRIPTS/lib" "$cfg/lua/"
   local cmd='local dt = require "darktable"'
   [ -n "$prefs" ] && cmd="$cmd; $prefs; require \"contrib/latent_color_balance\""
   timeout -k 5 "$LIMIT" darktable-cli "$PHOTO" "$out" --core --configdir "$cfg" --library :memory: -d lua --luacmd "$cmd"
