@@ -23,7 +23,7 @@
     is left exactly as darktable exported it.
 
     Arguments reach the program through one shell line (dt.control.execute) in
-    which every argument is single-quoted (see shell_quote), so file names with
+    which every argument is single-quoted (see quote), so file names with
     spaces, quotes, `$`, back-ticks and non-ASCII letters are passed unchanged.
 ]]
 
@@ -34,26 +34,17 @@ local STORAGE_NAME = "Latent Color Balance"
 local MIN_API = "7.0.0"
 
 -- - - - - - - - - - - - - - - - - - - - - - - -
--- version check (lua-scripts' lib/dtutils when installed, else the same test here)
+-- lua-scripts' lib/dtutils when installed (script_manager, a lua-scripts clone); Debian's
+-- darktable package has no lua-scripts, so the few helpers used have a fallback here
 -- - - - - - - - - - - - - - - - - - - - - - - -
 
 local has_du, du = pcall(require, "lib/dtutils")
-if has_du and du.check_min_api_version then
+local has_df, df = pcall(require, "lib/dtutils.file")
+if has_du then
   du.check_min_api_version(MIN_API, MODULE)
-else
-  local want = {}
-  for n in MIN_API:gmatch("%d+") do want[#want + 1] = tonumber(n) end
-  local c = dt.configuration
-  local have = {c.api_version_major, c.api_version_minor, c.api_version_patch}
-  for i = 1, 3 do
-    if have[i] ~= want[i] then
-      if have[i] < want[i] then
-        error(MODULE .. ": darktable Lua API " .. MIN_API .. " or newer is required, this is "
-              .. c.api_version_string)
-      end
-      break
-    end
-  end
+elseif dt.configuration.api_version_major < tonumber(MIN_API:match("^%d+")) then -- MIN_API is x.0.0
+  error(MODULE .. ": darktable Lua API " .. MIN_API .. " or newer is required, this is "
+        .. dt.configuration.api_version_string)
 end
 
 local function _(msgid)
@@ -112,19 +103,20 @@ end
 
 local SUPPORTED_EXTENSIONS = {jpg = true, jpeg = true, png = true, tif = true, tiff = true, webp = true}
 
---- One shell word for any string: single quotes, and each ' written as '\''.
-local function shell_quote(s)
-  local quoted = tostring(s):gsub("'", "'\\''")
-  return "'" .. quoted .. "'"
-end
+--- One shell word for any string: single quotes, and each ' written as '\''. dtutils' sanitize
+--- does the same, except that it keeps a string that is already such a word (starting and ending
+--- with '): one literal word all the same, and only a program path typed in quotes looks so.
+local quote = has_df and df.sanitize_filename
+  or function(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
---- A decimal number as text with a '.', whatever the C locale says (0..10 range is enough).
-local function decimal_text(x)
-  local thousandths = math.floor(x * 1000 + 0.5)
-  local whole, frac = thousandths // 1000, thousandths % 1000
-  if frac == 0 then return string.format("%d", whole) end
-  return (string.format("%d.%03d", whole, frac):gsub("0+$", ""))
-end
+--- Whether a file or folder exists (dtutils runs `test -e`); `path/.` exists only for a folder.
+local exists = has_df and df.check_if_file_exists
+  or function(path) local f = io.open(path, "rb") if f then f:close() end return f ~= nil end
+local function is_directory(path) return exists(path .. "/.") end
+dt.print_log(MODULE .. (has_df and ": helpers from lua-scripts' lib/dtutils.file" or ": own helpers (no lua-scripts)"))
+
+--- A number (>= 0) as text with a '.', whatever separator the C locale puts in.
+local function decimal_text(x) return (string.format("%.3f", x):gsub("%D+", ".")) end
 
 --- An absolute path (darktable-cli may be given relative ones; a daemon has another working folder).
 local function absolute(path)
@@ -134,60 +126,14 @@ local function absolute(path)
   return (cwd:gsub("/+$", "")) .. "/" .. path:gsub("^%./", "")
 end
 
-local function folder_of(path)
-  return path:match("^(.*)/[^/]*$") or "."
-end
-
-local function name_of(path)
-  return path:match("([^/]*)$")
-end
-
-local function extension_of(path)
-  local ext = name_of(path):match("%.([^.]+)$")
-  return ext and ext:lower() or ""
-end
-
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-
-local function is_directory(path)
-  -- io.open on a directory succeeds on Linux but reading fails; "path/." opens only for a directory
-  local f = io.open(path .. "/.", "rb")
-  if f then f:close() return true end
-  return false
-end
-
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local text = f:read("a") or ""
-  f:close()
-  return text
-end
-
---- Copy a file through a temp file in the target folder, then rename (atomic for readers).
-local function copy_file(from, to)
-  local src, err = io.open(from, "rb")
-  if not src then return false, err end
-  local tmp = folder_of(to) .. "/.latentbalance-copy-" .. name_of(os.tmpname())
-  local dst
-  dst, err = io.open(tmp, "wb")
-  if not dst then src:close() return false, err end
-  while true do
-    local block = src:read(1 << 20)
-    if not block then break end
-    dst:write(block)
-  end
-  src:close()
-  dst:close()
-  local ok
-  ok, err = os.rename(tmp, to)
-  if not ok then os.remove(tmp) return false, err end
-  return true
-end
+-- Path helpers, and free_path and the mkdir and mv commands below, stay here although lua-scripts
+-- has them: its get_path/get_filename/create_unique_filename drop every ' and " from a path (a file
+-- in "l'été" is looked for in "lété"), and in the lua-scripts for darktable 4.2 (API-9.0.0)
+-- file_copy, file_move and mkdir put paths into the shell with their ' unescaped (a file named
+-- a'$(cmd)'.jpg runs cmd). Its external_command is dt.control.execute on Linux.
+local function folder_of(path) return path:match("^(.*)/[^/]*$") or "." end
+local function name_of(path) return path:match("([^/]*)$") end
+local function extension_of(path) return (name_of(path):match("%.([^.]+)$") or ""):lower() end
 
 -- Settings for this run only, e.g. from darktable-cli:
 --   --luacmd 'latent_color_balance_options = {balance_every_export = true}; require "contrib/latent_color_balance"'
@@ -223,7 +169,7 @@ local function program_words()
   if program == "" then
     local home = os.getenv("HOME")
     local local_bin = home and (home .. "/.local/bin/latentbalance")
-    if local_bin and file_exists(local_bin) then return {local_bin} end
+    if local_bin and exists(local_bin) then return {local_bin} end
     return {"latentbalance"}
   end
   if program:lower():match("%.dll$") then return {"dotnet", program} end
@@ -274,13 +220,15 @@ local function balance_file(input, output)
     words[#words + 1] = w
   end
   local quoted = {}
-  for i, w in ipairs(words) do quoted[i] = shell_quote(w) end
-  local command = table.concat(quoted, " ") .. " </dev/null >" .. shell_quote(log_path) .. " 2>&1"
+  for i, w in ipairs(words) do quoted[i] = quote(w) end
+  local command = table.concat(quoted, " ") .. " </dev/null >" .. quote(log_path) .. " 2>&1"
   dt.print_log(MODULE .. ": running " .. command)
   local rc = exit_code(dt.control.execute(command))
-  local log_text = read_all(log_path)
+  local log_file = io.open(log_path, "rb")
+  local log_text = log_file and log_file:read("a") or ""
+  if log_file then log_file:close() end
   os.remove(log_path)
-  if rc == 0 and file_exists(tmp) then
+  if rc == 0 and exists(tmp) then
     local ok, err = os.rename(tmp, output)
     if ok then return true end
     os.remove(tmp)
@@ -332,13 +280,11 @@ end
 
 --- `name` in `folder`, with _1, _2, ... before the extension when that file already exists.
 local function free_path(folder, name)
-  local path = folder .. "/" .. name
-  if not file_exists(path) then return path end
-  local stem, ext = name:match("^(.*)(%.[^.]*)$")
+  local path, stem, ext = folder .. "/" .. name, name:match("^(.*)(%.[^.]*)$")
   if not stem then stem, ext = name, "" end
   for i = 1, 9999 do
+    if not exists(path) then break end
     path = string.format("%s/%s_%d%s", folder, stem, i, ext)
-    if not file_exists(path) then return path end
   end
   return path
 end
@@ -366,7 +312,7 @@ end
 local function storage_initialize(storage, format, images, high_quality, extra_data)
   local folder = target_folder()
   if not is_directory(folder) then
-    dt.control.execute("mkdir -p -- " .. shell_quote(folder))
+    dt.control.execute("mkdir -p -- " .. quote(folder))
   end
   if not is_directory(folder) then
     report_error(string.format(_("cannot create the folder %s"), folder))
@@ -390,8 +336,8 @@ local function storage_store(storage, image, format, filename, number, total, hi
     extra_data.balanced = (extra_data.balanced or 0) + 1
   else
     extra_data.failed = (extra_data.failed or 0) + 1
-    local copied = copy_file(filename, output)
-    report_error(err .. " " .. (copied and _("(saved without balancing)") or _("(not saved)")))
+    local saved = exit_code(dt.control.execute("mv -- " .. quote(filename) .. " " .. quote(output))) == 0
+    report_error(err .. " " .. (saved and _("(saved without balancing)") or _("(not saved)")))
   end
   os.remove(filename)
 end

@@ -4,11 +4,12 @@
     LCB_TEST_PHOTO   photo to import and export
     LCB_TEST_FOLDER  target folder of the "Latent Color Balance" storage
     LCB_TEST_PROGRAM latentbalance program (optional)
+    LCB_TEST_FAILING a program that fails (optional): the image is exported once more with it
     LCB_TEST_DONE    file written ("ok" or an error) when the export has finished
   Loads contrib/latent_color_balance (unless luarc did), imports the photo, selects it
   and presses the export module's button (the storage is chosen by darktablerc:
   plugins/lighttable/export/storage_name=latent_color_balance), waits until the
-  storage's folder holds a file, writes LCB_TEST_DONE and quits darktable.
+  storage's folder holds a file (two with LCB_TEST_FAILING), writes LCB_TEST_DONE and quits darktable.
 ]]
 local dt = require "darktable"
 local MODULE = "latent_color_balance"
@@ -25,7 +26,7 @@ local function getenv(name)
 end
 
 local photo, folder, done = getenv("LCB_TEST_PHOTO"), getenv("LCB_TEST_FOLDER"), getenv("LCB_TEST_DONE")
-local program = os.getenv("LCB_TEST_PROGRAM")
+local program, failing = os.getenv("LCB_TEST_PROGRAM"), os.getenv("LCB_TEST_FAILING")
 
 dt.preferences.write(MODULE, "folder", "string", folder)
 dt.preferences.write(MODULE, "balance_every_export", "bool", false)
@@ -55,6 +56,18 @@ local function listing(dir)
   p:close()
   if out:match("^//missing") then return nil end
   return out
+end
+
+--- Waits (at most 10 minutes) until the storage's folder holds `n` files and no temp (dot) file.
+local function wait_for_files(n)
+  for _ = 1, 1200 do
+    local files = listing(folder) or ""
+    if select(2, files:gsub("[^\n]+", "")) >= n and not files:match("^%.") and not files:match("\n%.") then
+      say("folder now has: " .. files:gsub("\n", " | "))
+      return
+    end
+    dt.control.sleep(500)
+  end
 end
 
 --- The storage's folder as its widget shows it: the text, and the folder the folder button points
@@ -91,17 +104,16 @@ dt.control.dispatch(function()
       if started then break end
     end
     if not started then error("the export did not start") end
-    for _ = 1, 1200 do
-      local files = listing(folder) or ""
-      if files:match("[^\n]") and not files:match("^%.") and not files:match("\n%.") then
-        say("folder now has: " .. files:gsub("\n", " | "))
-        break
-      end
-      dt.control.sleep(500)
-    end
+    wait_for_files(1)
     dt.control.sleep(1000)
     -- the export created the folder: the folder button now points at it
     assert(check_shown_folder("after the export", folder))
+    if failing and failing ~= "" then
+      -- the same image again with a failing program: saved unbalanced beside the first, as NAME_1
+      dt.preferences.write(MODULE, "program", "string", failing)
+      say("export with a failing program", pcall(dt.gui.action, "lib/export/export", 0, "", "", 1.0))
+      wait_for_files(2)
+    end
   end)
   finish(ok and ("ok loaded-by-luarc=" .. tostring(loaded_by_luarc)) or ("error: " .. tostring(err)))
   say("quit action", pcall(dt.gui.action, "global/quit", 0, "", "", 1.0))

@@ -14,11 +14,16 @@
 #  3. darktable-cli with a failing program: the export stays byte-identical to the plain export and
 #     the error is reported.
 #  4. darktable GUI under Xvfb, the installed luarc and the "Latent Color Balance" storage: the
-#     file in the storage's folder equals the CLI's balance of darktable's intermediate export.
+#     file in the storage's folder equals the CLI's balance of darktable's intermediate export; a
+#     second export with a failing program is saved unbalanced beside it as NAME_1.jpg.
+# Every darktable run must log the helpers the script uses: lua-scripts' lib/dtutils.file when
+# LCB_TEST_LUA_SCRIPTS is set, else its own.
 #
 # Environment: LCB_TEST_SOURCE (photo), LCB_TEST_TOL_MEAN (mean |diff|, 8-bit levels, default 0.5),
 # LCB_TEST_TOL_MAX (max |diff|, default 12), LCB_TEST_KEEP=1 (keep the temp folder),
-# LCB_TEST_STEPS (default "1 2 3 4"; without 1, step 4 writes its own luarc), LCB_TEST_TIMEOUT (s per darktable run, default 600).
+# LCB_TEST_STEPS (default "1 2 3 4"; without 1, step 4 writes its own luarc), LCB_TEST_TIMEOUT (s per darktable run, default 600),
+# LCB_TEST_LUA_SCRIPTS (a lua-scripts checkout: its lib/ goes into every test config, so the script runs with
+# lib/dtutils as script_manager users have it; default: none, as with Debian's darktable package).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,6 +45,8 @@ for tool in darktable darktable-cli xvfb-run vips vipsheader dotnet cmp timeout;
 done
 [ -f "$SOURCE" ] || fail "$SOURCE: test photo not found"
 [ -f "$SCRIPT" ] || fail "$SCRIPT: plugin missing"
+LUA_SCRIPTS="${LCB_TEST_LUA_SCRIPTS:-}"
+[ -z "$LUA_SCRIPTS" ] || [ -f "$LUA_SCRIPTS/lib/dtutils/file.lua" ] || fail "$LUA_SCRIPTS: not a lua-scripts folder (no lib/dtutils/file.lua)"
 if [ ! -f "$DLL" ]; then
   note "building the CLI"
   dotnet build "$ROOT/engine/LatentBalance.Cli" -c Release -v quiet -nologo >/dev/null || fail "CLI build failed"
@@ -104,6 +111,8 @@ check_no_leftovers() {
   if find "$1" -name '.latentbalance-*' | grep -q .; then fail "temp files left in $1"; fi
 }
 elapsed() { echo $(( $(date +%s) - $1 )); }
+HELPERS=$([ -n "$LUA_SCRIPTS" ] && echo "helpers from lua-scripts' lib/dtutils.file" || echo "own helpers (no lua-scripts)")
+check_helpers() { grep -qF "latent_color_balance: $HELPERS" "$1" || fail "$1: the script did not log \"$HELPERS\""; }
 
 # ---------------------------------------------------------------- 1. install-darktable, twice
 DTCONF="$WORK/home config/darktable"
@@ -134,6 +143,7 @@ else
   cp -- "$SCRIPT" "$DTCONF/lua/contrib/"
   printf 'require "contrib/latent_color_balance"\n' > "$DTCONF/luarc"
 fi
+[ -z "$LUA_SCRIPTS" ] || cp -r -- "$LUA_SCRIPTS/lib" "$DTCONF/lua/"
 # the program the wrapper runs: the installed launcher, else dotnet with the built CLI
 if [ "${#REAL_PROGRAM[@]}" = 1 ]; then
   export LCB_REAL_PROGRAM="${REAL_PROGRAM[0]}"
@@ -146,6 +156,7 @@ fi
 dt_cli() {
   local out="$1" prefs="$2" cfg; cfg=$(mktemp -d "$WORK/cfg.XXXX"); echo "$cfg" > "$WORK/last-cfg"
   mkdir -p "$cfg/lua/contrib"; cp -- "$SCRIPT" "$cfg/lua/contrib/"
+  [ -z "$LUA_SCRIPTS" ] || cp -r -- "$LUA_SCRIPTS/lib" "$cfg/lua/"
   local cmd='local dt = require "darktable"'
   [ -n "$prefs" ] && cmd="$cmd; $prefs; require \"contrib/latent_color_balance\""
   timeout -k 5 "$LIMIT" darktable-cli "$PHOTO" "$out" --core --configdir "$cfg" --library :memory: -d lua --luacmd "$cmd"
@@ -180,8 +191,8 @@ echo "export with the hook: $(elapsed "$t") s"
 [ "$(calls)" = 1 ] || { tail "$WORK/hook.log"; fail "the hook ran the program $(calls) times (expected 1)"; }
 mapfile -d '' ARGS < "$WORK/calls/call0.args"
 [ "${ARGS[0]}" = balance ] && [ "${ARGS[1]}" = "$OUT_HOOK/$NAME" ] || fail "program arguments were not passed intact: ${ARGS[*]}"
-check_no_injection; check_no_leftovers "$WORK/hooked exports"
-pass "hook passed the nasty path intact: ${ARGS[1]}"
+check_no_injection; check_no_leftovers "$WORK/hooked exports"; check_helpers "$WORK/hook.log"
+pass "hook passed the nasty path intact: ${ARGS[1]}; $HELPERS"
 cmp -s "$OUT_HOOK/$NAME" "$OUT_PLAIN/$NAME" && fail "hooked export is byte-identical to the plain export: not balanced"
 assert_close "darktable-cli hook vs CLI(plain export)" "$OUT_HOOK/$NAME" "$WORK/ref/cli.jpg"
 echo "info: balanced vs plain export: mean |diff|, max: $(diff_stats "$OUT_HOOK/$NAME" "$OUT_PLAIN/$NAME")"
@@ -198,7 +209,7 @@ dt_cli "$OUT_FAIL/$NAME" "$(printf "$PREF" balance_every_export string LCB_ON); 
 [ -f "$WORK/calls/failing.input" ] || { tail "$WORK/fail.log"; fail "the failing program was not run"; }
 cmp -s "$OUT_FAIL/$NAME" "$WORK/calls/failing.input" || fail "a failed balance changed the exported file"
 grep -q "simulated failure for the test" "$WORK/fail.log" || { cat "$WORK/fail.log"; fail "the program's error was not reported"; }
-check_no_leftovers "$OUT_FAIL"
+check_no_leftovers "$OUT_FAIL"; check_helpers "$WORK/fail.log"
 pass "failed balance: export left as darktable wrote it; reported: $(grep -m1 'simulated failure' "$WORK/fail.log")"
 export LCB_PROGRAM="$WORK/bin/no such program"
 dt_cli "$OUT_FAIL/missing.jpg" "$(printf "$PREF" balance_every_export string LCB_ON); $(printf "$PREF" program string LCB_PROGRAM)" > "$WORK/missing.log" 2>&1 \
@@ -213,7 +224,7 @@ fi
 if step 4; then
 note "4. darktable GUI (Xvfb), installed luarc, storage \"Latent Color Balance\""
 cp -- "$ROOT/tests/darktable/gui_export_driver.lua" "$DTCONF/lua/"
-export LCB_TEST_PHOTO="$PHOTO" LCB_TEST_FOLDER="$WORK/storage out/à l'œil" LCB_TEST_DONE="$WORK/gui.done" LCB_TEST_PROGRAM="$WRAPPER"
+export LCB_TEST_PHOTO="$PHOTO" LCB_TEST_FOLDER="$WORK/storage out/à l'œil" LCB_TEST_DONE="$WORK/gui.done" LCB_TEST_PROGRAM="$WRAPPER" LCB_TEST_FAILING="$FAILING"
 # the storage's folder is set before darktable starts (as a user's earlier choice would be) and does
 # not exist yet: the storage's widget must show it all the same, and point at it once an export made it
 printf 'plugins/lighttable/export/storage_name=latent_color_balance\nlua/latent_color_balance/folder=%s\n' "$LCB_TEST_FOLDER" >> "$DTCONF/darktablerc"
@@ -251,10 +262,14 @@ grep -q '^ok' "$LCB_TEST_DONE" || { tail -30 "$WORK/gui.log"; fail "GUI driver: 
 grep -q 'loaded-by-luarc=true' "$LCB_TEST_DONE" || fail "the installed luarc did not load the plugin"
 grep '^gui_export_driver: .*widget shows' "$WORK/gui.log" | sed 's/^gui_export_driver: /storage widget, /' || true
 [ "$(calls)" = 1 ] || { tail -30 "$WORK/gui.log"; fail "the storage ran the program $(calls) times (expected 1)"; }
-STORED=("$LCB_TEST_FOLDER"/*)
-[ "${#STORED[@]}" = 1 ] && [ -f "${STORED[0]}" ] || fail "expected one file in the storage folder, found: ${STORED[*]}"
+STORED=("$LCB_TEST_FOLDER"/*)   # NAME.jpg sorts before NAME_1.jpg
+[ "${#STORED[@]}" = 2 ] && [ -f "${STORED[0]}" ] || fail "expected two files in the storage folder, found: ${STORED[*]}"
 case "$(basename "${STORED[0]}")" in "${NAME%.jpg}"*.jpg) ;; *) fail "unexpected output name: ${STORED[0]}";; esac
-check_no_injection; check_no_leftovers "$WORK/storage out"
+check_no_injection; check_no_leftovers "$WORK/storage out"; check_helpers "$WORK/gui.log"
+[ "${STORED[1]}" = "${STORED[0]%.jpg}_1.jpg" ] || fail "the second export is ${STORED[1]}, not ${STORED[0]%.jpg}_1.jpg"
+cmp -s "${STORED[1]}" "$WORK/calls/failing.input" || fail "the export that failed to balance was not saved as darktable wrote it"
+grep -q "simulated failure for the test (saved without balancing)" "$WORK/gui.log" || { tail -30 "$WORK/gui.log"; fail "the storage did not report the unbalanced save"; }
+pass "storage, failing program: saved unbalanced as $(basename "${STORED[1]}"); $HELPERS"
 t=$(date +%s)
 "${REAL_PROGRAM[@]}" balance "$WORK/calls/call0.input" -o "$WORK/ref/gui.jpg" > "$WORK/ref-gui.log" 2>&1 || { cat "$WORK/ref-gui.log"; fail "CLI balance of the GUI's export failed"; }
 echo "CLI balance of the GUI's intermediate export: $(elapsed "$t") s"
