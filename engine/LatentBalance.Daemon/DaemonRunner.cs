@@ -3,7 +3,6 @@ using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.DBus;
 using LatentBalance.Bridge.Rpc;
 using LatentBalance.Daemon.Filters;
-using LatentBalance.Engine.Pipeline;
 
 namespace LatentBalance.Daemon;
 
@@ -17,24 +16,12 @@ public static class DaemonRunner
     public static async Task<int> RunAsync(DaemonOptions options, DaemonLog log, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
-        log.Info("daemon_starting", ("pid", Environment.ProcessId), ("transport", options.Stdio ? "stdio" : "dbus"), ("version", EngineDaemonService.Version));
+        log.Info("daemon_starting", ("pid", Environment.ProcessId), ("transport", options.Stdio ? "stdio" : "dbus"), ("version", EngineService.Version));
 
-        BalanceEngine? engine = null;
-        Exception? engineError = null;
-        try
-        {
-            engine = BalanceEngine.Load(options.Pack, options.Device, cancel: cancel);
-            log.Info("models_loaded", ("pack", engine.PackName), ("vae", engine.Vae.Name), ("device", engine.Device.ToString()), ("ms", clock.Elapsed.TotalMilliseconds));
-        }
+        EngineService service;
+        try { service = EngineService.Open(options, log, cancel); }
         catch (OperationCanceledException) { return 0; }
-        catch (Exception e)
-        {
-            engineError = e;
-            log.Error("models_failed", ("error", e.Message), ("type", e.GetType().Name));
-        }
-
-        var catalog = new FilterCatalog([new LatentBalanceFilter()]).LoadPlugins(FilterPluginFolders.Roots(options.FilterFolders), log);
-        using var service = new EngineDaemonService(engine, engineError, catalog, options, log);
+        var catalog = service.Filters;
         using var idle = options.IdleExit is { } limit ? new IdleMonitor(limit, () => service.ActiveJobs > 0) : null;
         if (idle != null) service.Activity = idle.Touch;
         var idleTask = idle?.Idle ?? Task.Delay(Timeout.Infinite, CancellationToken.None);
@@ -45,7 +32,7 @@ public static class DaemonRunner
             if (options.Stdio)
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-                log.Info("daemon_ready", ("transport", "stdio"), ("filters", catalog.Filters.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
+                log.Info("daemon_ready", ("transport", "stdio"), ("filters", catalog.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
                 var serving = StdioEngineHost.RunOnConsoleAsync(service, stop.Token);
                 var first = await Task.WhenAny(serving, idleTask, stopped).ConfigureAwait(false);
                 LogStop(log, first == serving ? "end of input" : first == idleTask ? "idle" : "stopped");
@@ -64,7 +51,7 @@ public static class DaemonRunner
                 using (host)
                 {
                     log.Info("daemon_ready", ("transport", "dbus"), ("name", host.BusName), ("unique_name", host.UniqueName),
-                        ("filters", catalog.Filters.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
+                        ("filters", catalog.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
                     var first = await Task.WhenAny(host.Closed, idleTask, stopped).ConfigureAwait(false);
                     LogStop(log, first == host.Closed ? "bus closed" : first == idleTask ? "idle" : "stopped");
                 }
@@ -72,12 +59,7 @@ public static class DaemonRunner
         }
         finally
         {
-            service.Dispose(); // cancels queued and running jobs
-            // free the models only once no job uses them any more (a stuck one keeps them: the process is ending anyway)
-            var drain = Stopwatch.StartNew();
-            while (service.ActiveJobs > 0 && drain.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
-            if (service.ActiveJobs == 0) engine?.Dispose();
-            else log.Warn("jobs_not_stopped", ("count", service.ActiveJobs));
+            service.Dispose(); // cancels queued and running jobs, then frees the models once none runs
         }
         return 0;
     }

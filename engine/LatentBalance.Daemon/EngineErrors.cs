@@ -13,8 +13,7 @@ public static class EngineErrors
     {
         BridgeException b => b,
         AggregateException { InnerExceptions.Count: 1 } agg => ToBridge(agg.InnerExceptions[0]),
-        ImageInputException e => new BridgeException(Code(e.Kind), e.Message, e),
-        ImageOutputException e => new BridgeException(Code(e.Kind), e.Message, e),
+        ImageFileException e => new BridgeException(Code(e.Kind), e.Message, e),
         ModelFileException e => new BridgeException(BridgeErrorCode.Unavailable, "the models are not usable: " + e.Message, e),
         CubeFormatException e => new BridgeException(BridgeErrorCode.InvalidArgument, e.Message, e),
         VipsException e => new BridgeException(BridgeErrorCode.BadImage, "image error: " + OneLine(e.Message), e),

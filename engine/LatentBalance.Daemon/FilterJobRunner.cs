@@ -1,24 +1,13 @@
 using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.Jobs;
-using LatentBalance.Daemon.Filters;
+using LatentBalance.Engine.Imaging;
 using LatentBalance.Filters;
 
 namespace LatentBalance.Daemon;
 
-/// <summary>What one queued job does: which filter, which files.</summary>
-public sealed record FilterJobSpec
-{
-    public required IFilter Filter { get; init; }
-    public required string InputPath { get; init; }
-    public string? OutputPath { get; init; }
-    public string? CubePath { get; init; }
-    public int LutSize { get; init; }
-    public bool Overwrite { get; init; }
-    public required FilterParameters Parameters { get; init; }
-}
-
 /// <summary>
-/// Runs one filter job inside the <see cref="JobRegistry"/>: outputs staged and committed only on success,
+/// Runs one filter job inside the <see cref="JobRegistry"/>: outputs staged (<see cref="StagedOutputs"/>, the
+/// one staging) and committed only on success,
 /// progress forwarded, engine errors mapped to bridge codes, and a time limit: a job that is still running
 /// after <see cref="DaemonOptions.JobTimeout"/> is cancelled, given a short grace, then abandoned as Timeout.
 /// </summary>
@@ -39,7 +28,7 @@ public sealed class FilterJobRunner
 
     public async Task RunAsync(JobContext ctx, FilterJobSpec spec)
     {
-        var staging = new OutputStaging(spec.Overwrite);
+        var staging = new StagedOutputs(spec.Overwrite);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
         var job = new FilterJob
         {
@@ -47,8 +36,8 @@ public sealed class FilterJobRunner
             OutputPath = staging.Stage(spec.OutputPath),
             CubePath = staging.Stage(spec.CubePath),
             LutSize = spec.LutSize,
-            Overwrite = spec.Overwrite,
             Parameters = spec.Parameters,
+            Details = ctx.Details,
             Progress = new ContextProgress(ctx),
             Cancellation = cts.Token,
         };

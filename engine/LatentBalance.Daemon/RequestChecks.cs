@@ -1,39 +1,40 @@
-using LatentBalance.Bridge.Contract;
 using LatentBalance.Engine.Imaging;
+using LatentBalance.Filters;
 
 namespace LatentBalance.Daemon;
 
+/// <summary>What one queued job does: which filter, which files (checked, absolute).</summary>
+public sealed record FilterJobSpec
+{
+    public required IFilter Filter { get; init; }
+    public required string InputPath { get; init; }
+    public string? OutputPath { get; init; }
+    public string? CubePath { get; init; }
+    public int LutSize { get; init; }
+    public bool Overwrite { get; init; }
+    public required FilterParameters Parameters { get; init; }
+}
+
 /// <summary>
-/// Checks made when a request arrives, before it is queued, so that the common mistakes come back as an
-/// error reply at once (missing or unreadable input, not an image, absurd header, bad output path) rather
-/// than as a failed job. Reads only the image header.
+/// The one boundary between a request and a job: the input's header is read (missing, unreadable,
+/// not an image, absurd header) and every output path checked (<see cref="OutputFiles.Check"/>) once,
+/// before anything is queued, so the common mistakes come back as an error reply at once and the job
+/// itself checks nothing again.
 /// </summary>
 public static class RequestChecks
 {
-    public static void Input(string path)
+    public static FilterJobSpec Job(IFilter filter, FilterParameters parameters, string input, string? output, string? cube, int lutSize, bool overwrite)
     {
         // the reader checks the path's kind first (a named pipe would block this thread for good), then
         // that it opens, then the header
-        try { _ = PhotoReader.Open(path); }
-        catch (Exception e) when (e is ImageInputException or NetVips.VipsException)
+        _ = PhotoReader.Open(input);
+        output = output is null ? null : OutputFiles.Check(output, input, "outputPath", image: true, overwrite);
+        cube = cube is null ? null : OutputFiles.Check(cube, input, output is null ? "cubePath" : "lutPath", image: false, overwrite);
+        if (cube != null && output != null && OutputFiles.SameFile(cube, output))
+            throw new ImageOutputException(cube, FileErrorKind.InvalidPath, "lutPath must differ from outputPath");
+        return new FilterJobSpec
         {
-            throw EngineErrors.ToBridge(e);
-        }
-    }
-
-    /// <summary>An output file path: not a directory, its folder exists, not the input, no existing file unless <paramref name="overwrite"/>.</summary>
-    public static void Output(string path, string inputPath, bool overwrite, string field, bool image)
-    {
-        if (Directory.Exists(path))
-            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"{field} '{path}' is a directory; give a file name");
-        var dir = Path.GetDirectoryName(path);
-        if (string.IsNullOrEmpty(dir) || !Directory.Exists(dir))
-            throw new BridgeException(BridgeErrorCode.NotFound, $"the folder of {field} '{path}' does not exist");
-        if (AtomicOutputFile.SameFile(path, inputPath))
-            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"{field} '{path}' is the input itself; refusing to overwrite the original");
-        if (image && OutputFormats.TryFromPath(path) is null)
-            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"{field} '{path}': unknown image type '{Path.GetExtension(path)}' (use .jpg, .png, .tif or .webp)");
-        if (!overwrite && File.Exists(path))
-            throw new BridgeException(BridgeErrorCode.IoError, $"{field} '{path}' exists (pass overwrite to replace it)");
+            Filter = filter, InputPath = input, OutputPath = output, CubePath = cube, LutSize = lutSize, Overwrite = overwrite, Parameters = parameters,
+        };
     }
 }

@@ -12,10 +12,10 @@ public sealed record FilterJob
     public string? CubePath { get; init; }
     /// <summary>Edge length of the .cube; 0: the filter's or engine's default.</summary>
     public int LutSize { get; init; }
-    /// <summary>Whether existing output files may be replaced (the host checks before the job runs).</summary>
-    public bool Overwrite { get; init; }
     public IProgress<FilterProgress>? Progress { get; init; }
     public CancellationToken Cancellation { get; init; }
+    /// <summary>What the filter reports about its result (the job result's details: "width", "notes", ...).</summary>
+    public IDictionary<string, string> Details { get; init; } = new Dictionary<string, string>();
 
     public void Report(string stage, double fraction) => Progress?.Report(new FilterProgress(stage, fraction));
 }

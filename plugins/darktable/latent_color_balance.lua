@@ -336,7 +336,11 @@ local function storage_store(storage, image, format, filename, number, total, hi
     extra_data.balanced = (extra_data.balanced or 0) + 1
   else
     extra_data.failed = (extra_data.failed or 0) + 1
-    local saved = exit_code(dt.control.execute("mv -- " .. quote(filename) .. " " .. quote(output))) == 0
+    -- unbalanced, but never half-written: mv (a copy across file systems) to a hidden name, then rename
+    local tmp = folder_of(output) .. "/.latentbalance-unbalanced-" .. name_of(output)
+    local saved = exit_code(dt.control.execute("mv -- " .. quote(filename) .. " " .. quote(tmp))) == 0
+      and os.rename(tmp, output) ~= nil
+    if not saved then os.remove(tmp) end
     report_error(err .. " " .. (saved and _("(saved without balancing)") or _("(not saved)")))
   end
   os.remove(filename)

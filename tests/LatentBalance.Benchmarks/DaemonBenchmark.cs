@@ -2,13 +2,14 @@ using System.Diagnostics;
 using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.DBus;
 using LatentBalance.Engine.Pipeline;
+using LatentBalance.Engine.Tests.Pipeline;
 
 namespace LatentBalance.Benchmarks;
 
 /// <summary>
 /// The daemon's cost, in one run: (1) cold start, from launching <c>latentbalance daemon</c> on a private bus to the
 /// first balanced 24 MP JPEG; (2) with warm models on both sides, a D-Bus round trip (Balance + Wait) against
-/// <see cref="BalanceEngine.BalanceFile"/> in this process, interleaved. Goal: round trip &lt;= in-process x 1.05 + 20 ms.
+/// the same request to the engine service in this process (no transport), interleaved. Goal: round trip &lt;= in-process x 1.05 + 20 ms.
 /// </summary>
 static class DaemonBenchmark
 {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LatentBalance.Engine.Pipeline;
+using LatentBalance.Engine.Tests.Pipeline;
 
 namespace LatentBalance.Benchmarks;
 

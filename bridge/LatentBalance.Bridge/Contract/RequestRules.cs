@@ -15,8 +15,6 @@ public static class RequestRules
         RequireAbsolute(request.InputPath, "inputPath");
         RequireAbsolute(request.OutputPath, "outputPath");
         if (!string.IsNullOrEmpty(request.LutPath)) RequireAbsolute(request.LutPath, "lutPath");
-        if (SamePath(request.InputPath, request.OutputPath))
-            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"outputPath must differ from inputPath ('{request.InputPath}')");
         CheckParameterNames(request.Parameters);
         return request with
         {
@@ -31,8 +29,6 @@ public static class RequestRules
         ArgumentNullException.ThrowIfNull(request);
         RequireAbsolute(request.InputPath, "inputPath");
         RequireAbsolute(request.CubePath, "cubePath");
-        if (SamePath(request.InputPath, request.CubePath))
-            throw new BridgeException(BridgeErrorCode.InvalidArgument, $"cubePath must differ from inputPath ('{request.InputPath}')");
         if (request.LutSize != 0 && (request.LutSize < MinLutSize || request.LutSize > MaxLutSize))
             throw new BridgeException(BridgeErrorCode.InvalidArgument, $"lutSize must be 0 (default) or {MinLutSize}..{MaxLutSize}, got {request.LutSize}");
         if (!request.CubePath.EndsWith(".cube", StringComparison.OrdinalIgnoreCase))
@@ -75,9 +71,6 @@ public static class RequestRules
         if (!Path.IsPathFullyQualified(path))
             throw new BridgeException(BridgeErrorCode.InvalidArgument, $"{field} must be an absolute path, got '{path}'");
     }
-
-    private static bool SamePath(string a, string b) =>
-        string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
 
     private static void CheckParameterNames(IReadOnlyDictionary<string, string>? parameters)
     {

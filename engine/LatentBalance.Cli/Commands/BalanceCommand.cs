@@ -1,17 +1,29 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.DBus;
-using LatentBalance.Engine.Pipeline;
+using LatentBalance.Daemon;
+using LatentBalance.Daemon.Filters;
+using LatentBalance.Filters;
+using LatentBalance.Engine.Imaging;
 
 namespace LatentBalance.Cli.Commands;
 
-/// <summary><c>latentbalance balance IN... -o OUT</c>: balance photos with a model pack.</summary>
+/// <summary>
+/// <c>latentbalance balance IN... -o OUT</c>: balance photos through the one engine service, the running
+/// daemon's (D-Bus) or one in this process, with no transport between. Either way the same requests, the
+/// same checks, the same results.
+/// </summary>
 static class BalanceCommand
 {
-    public static readonly Option<int> Iterations = new("--iterations", "-n") { Description = "repeat the method on its own output N times (1..10)", DefaultValueFactory = _ => 1 };
-    public static readonly Option<double> Strength = new("--strength", "-s") { Description = "how much of the correction to apply, 0..1", DefaultValueFactory = _ => 1.0 };
+    /// <summary>The latent-balance filter's declared parameters: the CLI's options, their defaults and ranges.</summary>
+    static readonly FilterDescription Latent = new LatentBalanceFilter().Description;
+
+    public static readonly Option<int> Iterations = FromFilter<int>("iterations", "-n");
+    public static readonly Option<double> Strength = FromFilter<double>("strength", "-s");
+    static readonly Option<int> Quality = FromFilter<int>("quality", null);
     public static readonly Option<string> Device = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
     public static readonly Option<string?> Pack = new("--pack") { Description = "model pack folder (default: the shipped pack)" };
 
@@ -22,91 +34,76 @@ static class BalanceCommand
         var lut = new Option<string?>("--lut") { Description = "also write the correction as a .cube file (a folder for several inputs)" };
         var compare = new Option<string?>("--compare") { Description = "also write a before/after picture (a folder for several inputs)" };
         var json = new Option<bool>("--json") { Description = "print the results as JSON on stdout" };
-        var quality = new Option<int>("--quality") { Description = "JPEG/WebP quality", DefaultValueFactory = _ => 95 };
         var overwrite = new Option<bool>("--overwrite") { Description = "allow the output to replace an input file" };
         var inProcess = new Option<bool>("--in-process") { Description = "run the engine in this process even when a daemon is running" };
         var daemon = new Option<bool>("--daemon") { Description = "require the engine daemon (started by D-Bus activation when installed); fail without it" };
         var cmd = new Command("balance", "Balance the colours of photos (through the engine daemon when one is running).")
         {
-            inputs, output, lut, compare, json, Iterations, Strength, quality, overwrite, Device, Pack, inProcess, daemon,
+            inputs, output, lut, compare, json, Iterations, Strength, Quality, overwrite, Device, Pack, inProcess, daemon,
         };
         cmd.SetAction(async (pr, ct) =>
         {
-            var options = new BalanceOptions
+            var parameters = new Dictionary<string, string>
             {
-                Iterations = pr.GetValue(Iterations),
-                Strength = pr.GetValue(Strength),
-                JpegQuality = pr.GetValue(quality),
-                OverwriteInput = pr.GetValue(overwrite),
+                ["iterations"] = pr.GetValue(Iterations).ToString(CultureInfo.InvariantCulture),
+                ["strength"] = pr.GetValue(Strength).ToString("R", CultureInfo.InvariantCulture),
+                ["quality"] = pr.GetValue(Quality).ToString(CultureInfo.InvariantCulture),
             };
-            string[] ins = pr.GetValue(inputs)!;
-            string outp = pr.GetValue(output)!, device = pr.GetValue(Device)!;
-            string? lutp = pr.GetValue(lut), comparep = pr.GetValue(compare), pack = pr.GetValue(Pack);
-            bool asJson = pr.GetValue(json);
-            try { options.Validate(); }
-            catch (ArgumentException e) { CliErrors.Print(e); return 2; }
-
-            // what the daemon cannot do (it has its own pack and device, writes no comparison, uses its own quality)
-            var local = new List<string>();
-            if (comparep != null) local.Add("--compare");
-            if (options.JpegQuality != 95) local.Add("--quality");
-            if (options.OverwriteInput) local.Add("--overwrite");
-            if (pack != null) local.Add("--pack");
-            if (device != "auto") local.Add("--device");
-            bool wantDaemon = pr.GetValue(daemon);
-            if (wantDaemon && pr.GetValue(inProcess)) { CliErrors.Print(new ArgumentException("--daemon and --in-process exclude each other")); return 2; }
-            if (wantDaemon && local.Count > 0) { CliErrors.Print(new ArgumentException($"{string.Join(", ", local)} cannot be used with --daemon")); return 2; }
-            bool useDaemon = wantDaemon || (!pr.GetValue(inProcess) && local.Count == 0 && DBusEngineClient.IsEngineRunning());
-            if (useDaemon)
+            string? pack = pr.GetValue(Pack);
+            string device = pr.GetValue(Device)!;
+            bool asJson = pr.GetValue(json), wantDaemon = pr.GetValue(daemon);
+            List<Job> jobs;
+            try
             {
-                int rc = await DaemonClientRun.RunAsync(ins, outp, lutp, asJson, options, requireDaemon: wantDaemon, ct);
-                if (rc != DaemonClientRun.NotReachable) return rc;
+                FilterContract.Bind(Latent, parameters); // the service's own binding: a bad value fails before any model loads
+                // only the engine this process loads can take another pack or device
+                var local = new[] { (pack != null, "--pack"), (device != "auto", "--device") }.Where(o => o.Item1).Select(o => o.Item2).ToList();
+                if (wantDaemon && pr.GetValue(inProcess)) throw new ArgumentException("--daemon and --in-process exclude each other");
+                if (wantDaemon && local.Count > 0) throw new ArgumentException($"{string.Join(", ", local)} cannot be used with --daemon");
+                if (local.Count > 0) wantDaemon = false;
+                jobs = Plan(pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(lut), pr.GetValue(compare));
+            }
+            catch (ArgumentException e) { CliErrors.Print(e); return 2; }
+            catch (BridgeException e) { Console.Error.WriteLine($"latentbalance: error: {e.Message}"); return 2; }
+            var run = new Run(jobs, parameters, pr.GetValue(overwrite), asJson);
+
+            bool tryDaemon = wantDaemon || (!pr.GetValue(inProcess) && pack == null && device == "auto" && DBusEngineClient.IsEngineRunning());
+            if (tryDaemon)
+            {
+                DBusEngineClient? client = null;
+                try { client = DBusEngineClient.Connect(new DBusClientOptions { RequireRunning = !wantDaemon, SubscribeToSignals = false }); }
+                catch (BridgeException e) when (wantDaemon) { Console.Error.WriteLine($"latentbalance: error: {e.Message}"); return 2; }
+                catch (BridgeException) { }
+                if (client != null)
+                    using (client)
+                    {
+                        int rc = await run.ThroughAsync(client, "daemon", fallbackAllowed: !wantDaemon, ct);
+                        if (rc != Run.NotReachable) return rc;
+                    }
                 if (!asJson) Console.Error.WriteLine("latentbalance: the daemon is not reachable; balancing in this process");
             }
-            return Run(ins, outp, lutp, comparep, asJson, options, device, pack, ct);
+
+            var load = Stopwatch.StartNew();
+            EngineService service;
+            try { service = EngineService.Open(new DaemonOptions { Pack = pack, Device = device, JobTimeout = Timeout.InfiniteTimeSpan }, DaemonLog.Silent, ct); }
+            catch (OperationCanceledException e) { CliErrors.Print(e); return 2; }
+            using (service)
+            {
+                if (service.Engine is not { } engine) { CliErrors.Print(service.EngineError!); return 2; }
+                if (!asJson) Console.Error.WriteLine($"latentbalance: models ready ({engine.PackName}, {engine.Vae.Name}, {engine.Device.type}) in {load.Elapsed.TotalSeconds:F1} s");
+                return await run.ThroughAsync(service, "in-process", fallbackAllowed: false, ct);
+            }
         });
         return cmd;
     }
 
-    static int Run(string[] inputs, string output, string? lut, string? compare, bool json, BalanceOptions options, string device, string? pack, CancellationToken ct)
+    static Option<T> FromFilter<T>(string name, string? alias)
     {
-        List<Job> jobs;
-        try { jobs = Plan(inputs, output, lut, compare); }
-        catch (ArgumentException e) { CliErrors.Print(e); return 2; }
-
-        BalanceEngine engine;
-        var load = Stopwatch.StartNew();
-        try { engine = BalanceEngine.Load(pack, device, cancel: ct); }
-        catch (Exception e) { CliErrors.Print(e); return 2; }
-        if (!json) Console.Error.WriteLine($"latentbalance: models ready ({engine.PackName}, {engine.Vae.Name}, {engine.Device.type}) in {load.Elapsed.TotalSeconds:F1} s");
-
-        var results = new List<object>();
-        int failed = 0;
-        using (engine)
-            for (int i = 0; i < jobs.Count; i++)
-            {
-                var j = jobs[i];
-                var sw = Stopwatch.StartNew();
-                try
-                {
-                    var r = engine.BalanceFile(j.Input, j.Output, options with { LutPath = j.Lut, ComparePath = j.Compare }, cancel: ct);
-                    results.Add(new { ok = true, result = r });
-                    if (!json) foreach (var note in r.Notes) Console.Error.WriteLine($"latentbalance: note: {j.Input}: {note}");
-                    if (!json) Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input} -> {j.Output} ({r.Width}x{r.Height}, moved dE00 {r.TileDeltaE:F2}{(r.BalancerStrengths.Count > 0 && r.BalancerStrengths[0] != 1 ? $", balancer strength {r.BalancerStrengths[0]:F2}" : "")}{(r.Damping < 1 ? $", damped to {r.Damping:F2}: little colour to go on" : "")}, {sw.Elapsed.TotalSeconds:F1} s)");
-                }
-                catch (Exception e)
-                {
-                    failed++;
-                    results.Add(new { ok = false, input = j.Input, error = CliErrors.Describe(e, j.Input) });
-                    if (!json) Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input}: failed");
-                    CliErrors.Print(e, j.Input);
-                    if (e is OperationCanceledException) break;
-                }
-            }
-        if (json)
-            Console.WriteLine(JsonSerializer.Serialize(jobs.Count == 1 && inputs.Length == 1 ? results[0] : results, new JsonSerializerOptions { WriteIndented = true }));
-        if (failed > 0 && !json) Console.Error.WriteLine($"latentbalance: {failed} of {jobs.Count} failed");
-        return failed > 0 ? 1 : 0;
+        var p = Latent.Parameters.Single(x => x.Name == name);
+        var o = alias is null ? new Option<T>("--" + name) : new Option<T>("--" + name, alias);
+        o.Description = $"{p.Description.TrimEnd('.')} ({p.Min}..{p.Max})";
+        o.DefaultValueFactory = _ => (T)Convert.ChangeType(p.Default!, typeof(T), CultureInfo.InvariantCulture);
+        return o;
     }
 
     internal record Job(string Input, string Output, string? Lut, string? Compare);
@@ -128,5 +125,108 @@ static class BalanceCommand
                 lut == null ? null : Path.Combine(lut, Path.ChangeExtension(name, ".cube")),
                 compare == null ? null : Path.Combine(compare, Path.GetFileNameWithoutExtension(name) + ".compare.jpg"));
         }).ToList();
+    }
+
+    /// <summary>One batch through a service: every job queued at once (paths made absolute), then waited for
+    /// in order. Existing outputs are replaced. An output that is its own input (--overwrite) is balanced
+    /// into a hidden name beside it and renamed over it once done.</summary>
+    sealed class Run(List<Job> jobs, Dictionary<string, string> parameters, bool overwriteInput, bool json)
+    {
+        /// <summary>The daemon went away before it took the first job: the caller may balance in-process.</summary>
+        public const int NotReachable = -1;
+
+        public async Task<int> ThroughAsync(IEngineService service, string via, bool fallbackAllowed, CancellationToken ct)
+        {
+            var clock = Stopwatch.StartNew();
+            var tickets = new List<(Job Job, string Output, string? Id, BridgeException? Error)>();
+            foreach (var j in jobs)
+            {
+                string output = Path.GetFullPath(j.Output);
+                if (overwriteInput && OutputFiles.SameFile(output, j.Input))
+                    output = UnfinishedFiles.Add(Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileNameWithoutExtension(output)}.lb-{Guid.NewGuid().ToString("N")[..8]}{Path.GetExtension(output)}"));
+                var request = RequestRules.WithAbsolutePaths(new BalanceRequest
+                {
+                    InputPath = j.Input, OutputPath = output, LutPath = j.Lut, Parameters = parameters, Overwrite = true,
+                });
+                try { tickets.Add((j, output, (await service.BalanceAsync(request, ct)).JobId, null)); }
+                catch (BridgeException e) when (e.Code == BridgeErrorCode.Unavailable && tickets.Count == 0 && fallbackAllowed) { return NotReachable; }
+                catch (BridgeException e) { tickets.Add((j, output, null, e)); }
+            }
+            using var cancelJobs = ct.Register(() =>
+            {
+                foreach (var t in tickets) if (t.Id != null) _ = service.CancelAsync(t.Id, CancellationToken.None);
+            });
+
+            var results = new List<object>();
+            int failed = 0;
+            for (int i = 0; i < tickets.Count; i++)
+            {
+                var (j, output, id, error) = tickets[i];
+                string? message = error?.Message, code = error?.Code.ToString();
+                if (id != null)
+                {
+                    try
+                    {
+                        var r = await service.WaitAsync(id, -1, CancellationToken.None);
+                        if (r.State == JobState.Done)
+                        {
+                            Finish(j, output);
+                            results.Add(new { ok = true, via, job = id, input = Full(j.Input), output = Full(j.Output), lut = Full(j.Lut), compare = Full(j.Compare), elapsedMs = r.ElapsedMs, details = r.Details });
+                            if (!json) Report(i, j, r, via);
+                            continue;
+                        }
+                        message = r.Error ?? WireNames.ToWire(r.State);
+                        code = r.ErrorCode?.ToString();
+                    }
+                    catch (BridgeException e) { message = e.Message; code = e.Code.ToString(); }
+                    catch (Exception e) when (e is ImageFileException or IOException or UnauthorizedAccessException)
+                    {
+                        message = CliErrors.Describe(e, j.Input); code = BridgeErrorCode.IoError.ToString();
+                    }
+                }
+                if (output != Path.GetFullPath(j.Output)) TryDelete(output);
+                failed++;
+                results.Add(new { ok = false, via, input = Full(j.Input), code, error = message });
+                if (!json) Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input}: failed");
+                Console.Error.WriteLine($"latentbalance: error: {message}");
+            }
+            if (json)
+                Console.WriteLine(JsonSerializer.Serialize(results.Count == 1 ? results[0] : results, new JsonSerializerOptions { WriteIndented = true }));
+            if (!json) Console.Error.WriteLine($"latentbalance: {jobs.Count - failed} of {jobs.Count} done ({via}) in {clock.Elapsed.TotalSeconds:F1} s");
+            return failed > 0 ? 1 : 0;
+        }
+
+        /// <summary>The client's part of a done job: the comparison picture, and the rename over the input.</summary>
+        static void Finish(Job j, string output)
+        {
+            if (j.Compare != null) ComparePicture.Write(j.Input, output, j.Compare);
+            if (output == Path.GetFullPath(j.Output)) return;
+            File.Move(output, j.Output, overwrite: true);
+            UnfinishedFiles.Remove(output);
+        }
+
+        void Report(int i, Job j, JobResult r, string via)
+        {
+            var d = r.Details;
+            foreach (var note in d.GetValueOrDefault(JobDetails.Notes, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                Console.Error.WriteLine($"latentbalance: note: {j.Input}: {note}");
+            var facts = new List<string>();
+            if (d.TryGetValue(JobDetails.Width, out var w) && d.TryGetValue(JobDetails.Height, out var h)) facts.Add($"{w}x{h}");
+            if (d.TryGetValue(JobDetails.TileDeltaE, out var de)) facts.Add($"moved dE00 {Number(de):F2}");
+            if (d.GetValueOrDefault(JobDetails.BalancerStrengths, "").Split(',')[0] is { Length: > 0 } s && Number(s) != 1) facts.Add($"balancer strength {Number(s):F2}");
+            if (d.TryGetValue(JobDetails.Damping, out var damp) && Number(damp) < 1) facts.Add($"damped to {Number(damp):F2}: little colour to go on");
+            facts.Add(via == "daemon" ? $"daemon, {r.ElapsedMs / 1000.0:F1} s" : $"{r.ElapsedMs / 1000.0:F1} s");
+            Console.Error.WriteLine($"[{i + 1}/{jobs.Count}] {j.Input} -> {j.Output} ({string.Join(", ", facts)})");
+        }
+
+        static string? Full(string? path) => path is null ? null : Path.GetFullPath(path);
+
+        static double Number(string s) => double.Parse(s, CultureInfo.InvariantCulture);
+
+        static void TryDelete(string p)
+        {
+            try { File.Delete(p); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            UnfinishedFiles.Remove(p);
+        }
     }
 }

@@ -11,7 +11,7 @@ static class CliErrors
     {
         var msg = e switch
         {
-            ImageInputException or ImageOutputException or ModelFileException or CubeFormatException => e.Message,
+            ImageFileException or ModelFileException or CubeFormatException => e.Message,
             FileNotFoundException f => $"{f.FileName ?? file}: file not found",
             DirectoryNotFoundException => e.Message,
             UnauthorizedAccessException => e.Message,

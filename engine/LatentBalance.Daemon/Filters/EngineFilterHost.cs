@@ -1,3 +1,5 @@
+using System.Globalization;
+using LatentBalance.Bridge.Contract;
 using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
@@ -5,7 +7,7 @@ using LatentBalance.Filters;
 
 namespace LatentBalance.Daemon.Filters;
 
-/// <summary>What filters get from the daemon: measuring, the full-resolution LUT path, the warm engine, the log.</summary>
+/// <summary>What filters get from the engine service: measuring, the full-resolution LUT path, the warm engine, the log.</summary>
 public sealed class EngineFilterHost : IFilterHost
 {
     private readonly BalanceEngine? _engine;
@@ -33,10 +35,22 @@ public sealed class EngineFilterHost : IFilterHost
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(map);
         var lut = LutBaker.Bake(map.Map, job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize, title);
-        if (job.OutputPath != null) job.Report("writing", 0.5);
-        CorrectionFiles.Write(job.OutputPath != null ? PhotoReader.Open(job.InputPath) : null, lut, 1, job.OutputPath, job.CubePath, PhotoWriterOptions.Default,
-            title, [$"filter: {_filterId}", $"source: {Path.GetFileName(job.InputPath)}"], job.Cancellation);
+        WriteCorrection(job, job.OutputPath != null ? PhotoReader.Open(job.InputPath) : null, lut, 1, title, PhotoWriterOptions.Default);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Every filter's last step: the job's photo through <paramref name="lut"/> at <paramref name="strength"/>
+    /// and the .cube (<see cref="CorrectionFiles"/>, to the job's staged paths), and the photo's size and
+    /// reader's notes in the job's details.</summary>
+    public void WriteCorrection(FilterJob job, SourceImage? source, Lut3D lut, double strength, string title, PhotoWriterOptions writer, string? settings = null)
+    {
+        if (job.OutputPath != null) job.Report("writing", 0.75);
+        CorrectionFiles.Write(source, lut, strength, job.OutputPath, job.CubePath, writer,
+            title, [$"filter: {_filterId}", $"source: {Path.GetFileName(job.InputPath)}", .. settings is null ? [] : new[] { settings }], job.Cancellation);
+        if (source is null) return;
+        job.Details[JobDetails.Width] = source.Width.ToString(CultureInfo.InvariantCulture);
+        job.Details[JobDetails.Height] = source.Height.ToString(CultureInfo.InvariantCulture);
+        if (source.Notes.Count > 0) job.Details[JobDetails.Notes] = string.Join('\n', source.Notes);
     }
 
     public object? GetService(Type serviceType)
@@ -44,7 +58,7 @@ public sealed class EngineFilterHost : IFilterHost
         if (serviceType == typeof(BalanceEngine))
             return _engine ?? throw new Engine.ModelFiles.ModelFileException(
                 "the engine's models did not load: " + (_engineError?.Message ?? "no model pack"), _engineError);
-        if (serviceType == typeof(IFilterHost)) return this;
+        if (serviceType == typeof(IFilterHost) || serviceType == typeof(EngineFilterHost)) return this;
         return null;
     }
 

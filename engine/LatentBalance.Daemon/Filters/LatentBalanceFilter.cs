@@ -1,4 +1,6 @@
+using System.Globalization;
 using LatentBalance.Bridge.Contract;
+using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Filters;
 
@@ -15,35 +17,37 @@ public sealed class LatentBalanceFilter : IFilter
         Parameters =
         [
             FilterParameter.Int("iterations", 1, 1, 10, "Run the method again on its own output this many times."),
-            FilterParameter.Double("strength", 1.0, 0, 1, "How much of the correction to apply, 0..1."),
-            FilterParameter.OptionalPath("lut_path", "Also write the correction as a .cube file here (absolute path)."),
+            FilterParameter.Double("strength", 1.0, 0, 1, "How much of the correction to apply."),
+            FilterParameter.Int("quality", 95, 1, 100, "JPEG and WebP quality of the balanced photo."),
         ],
+    };
+
+    /// <summary>The one options type of a balance, from the job's checked parameters.</summary>
+    public static BalanceOptions Options(FilterJob job) => new()
+    {
+        Iterations = job.Parameters.GetInt("iterations"),
+        Strength = job.Parameters.GetDouble("strength"),
+        JpegQuality = job.Parameters.GetInt("quality"),
+        LutSize = job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize,
     };
 
     public Task RunAsync(FilterJob job, IFilterHost host)
     {
         var engine = host.GetRequiredService<BalanceEngine>();
-        var p = job.Parameters;
-        string? cube = job.CubePath ?? p.GetPath("lut_path");
-        if (cube != null && job.CubePath == null && !job.Overwrite && File.Exists(cube))
-            throw new IOException($"LUT file '{cube}' exists (pass overwrite to replace it)");
-        var options = new BalanceOptions
-        {
-            Iterations = p.GetInt("iterations"),
-            Strength = p.GetDouble("strength"),
-            LutSize = job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize,
-            LutPath = cube,
-        };
-        if (job.OutputPath is null)
-        {
-            if (cube is null) throw new ArgumentException("nothing to write: neither an output image nor a .cube path");
-            job.Report("estimating", 0.1);
-            engine.ExportCube(job.InputPath, cube, options, job.Cancellation);
-        }
-        else
-        {
-            engine.BalanceFile(job.InputPath, job.OutputPath, options, new ForwardProgress(job), job.Cancellation);
-        }
+        var options = Options(job);
+        job.Report("reading", 0);
+        var source = PhotoReader.Open(job.InputPath);
+        var c = engine.Correct(source, options, new ForwardProgress(job), job.Cancellation);
+        var write = System.Diagnostics.Stopwatch.StartNew();
+        host.GetRequiredService<EngineFilterHost>().WriteCorrection(job, source, c.Lut, options.Strength, "LatentBalance correction",
+            new PhotoWriterOptions { JpegQuality = options.JpegQuality, WebpQuality = options.JpegQuality },
+            $"iterations: {options.Iterations}, strength: {options.Strength.ToString(CultureInfo.InvariantCulture)}");
+        var d = job.Details;
+        d[JobDetails.TileDeltaE] = c.TileDeltaE.ToString("R", CultureInfo.InvariantCulture);
+        d[JobDetails.BalancerStrengths] = string.Join(',', c.BalancerStrengths.Select(s => s.ToString("R", CultureInfo.InvariantCulture)));
+        d[JobDetails.Damping] = c.Damping.ToString("R", CultureInfo.InvariantCulture);
+        c.TimingsMs["apply+save"] = write.Elapsed.TotalMilliseconds;
+        foreach (var (stage, ms) in c.TimingsMs) d[JobDetails.TimingPrefix + stage] = ms.ToString("F1", CultureInfo.InvariantCulture);
         job.Report("done", 1);
         return Task.CompletedTask;
     }

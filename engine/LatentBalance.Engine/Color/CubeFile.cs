@@ -131,35 +131,17 @@ public static class CubeFile
         return new Lut3D(size, data) { DomainMin = dmin, DomainMax = dmax, Title = title };
     }
 
-    /// <summary>
-    /// Writes <paramref name="lut"/> as a .cube file (LF line ends, invariant culture, 6 decimals),
-    /// atomically: a temporary file in the same folder is renamed over <paramref name="path"/>.
-    /// </summary>
+    /// <summary>Writes <paramref name="lut"/> as a .cube file (LF line ends, invariant culture, 6 decimals) to
+    /// the path it is given (callers stage it: <see cref="Imaging.OutputFiles"/>).</summary>
     public static void Write(string path, Lut3D lut, string? title = null, IEnumerable<string>? comments = null)
     {
         ArgumentNullException.ThrowIfNull(lut);
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full) ?? ".";
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"cannot write LUT {path}: folder {dir} does not exist");
-        string tmp = Imaging.UnfinishedFiles.Add(Imaging.AtomicOutputFile.TempPathFor(full));
-        try
-        {
-            using (var w = new StreamWriter(tmp, false, new UTF8Encoding(false), 1 << 16))
-            {
-                w.NewLine = "\n";
-                WriteTo(w, lut, title, comments);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-        finally
-        {
-            Imaging.UnfinishedFiles.Remove(tmp);
-        }
+        using var w = new StreamWriter(full, false, new UTF8Encoding(false), 1 << 16);
+        w.NewLine = "\n";
+        WriteTo(w, lut, title, comments);
     }
 
     /// <summary>Writes the .cube text to <paramref name="w"/> (what <see cref="Write"/> puts in the file).</summary>

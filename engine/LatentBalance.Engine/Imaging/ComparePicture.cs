@@ -21,8 +21,8 @@ public static class ComparePicture
     {
         options ??= ComparePictureOptions.Default;
         var format = OutputFormats.FromPath(outputPath ?? "");
-        var full = AtomicOutputFile.Check(outputPath!, beforePath, allowOverwriteInput: false);
-        if (AtomicOutputFile.SameFile(full, afterPath))
+        var full = OutputFiles.Check(outputPath!, beforePath, "the comparison", image: true, overwrite: true);
+        if (OutputFiles.SameFile(full, afterPath))
             throw new ImageOutputException(outputPath!, FileErrorKind.InvalidPath, "it is the 'after' photo itself; refusing to overwrite it");
 
         var before = PhotoReader.Open(beforePath);
@@ -34,7 +34,7 @@ public static class ComparePicture
             .Cast(Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb);
         using var withLeft = canvas.Insert(left, 0, (h - left.Height) / 2);
         using var both = withLeft.Insert(right, left.Width + options.Gap, (h - right.Height) / 2);
-        AtomicOutputFile.Write(full, temp =>
+        OutputFiles.Write(full, temp =>
         {
             try
             {

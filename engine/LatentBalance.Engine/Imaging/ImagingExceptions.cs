@@ -14,48 +14,32 @@ public enum FileErrorKind
     BadImage,
 }
 
-/// <summary>An input photo could not be used: missing, not an image, corrupt, too large or of an unsupported layout.</summary>
-public sealed class ImageInputException : Exception
+/// <summary>A problem with one file, of a <see cref="FileErrorKind"/> set where it is raised (the wire code comes from it).</summary>
+public abstract class ImageFileException(string path, FileErrorKind kind, string reason, string verb, Exception? inner)
+    : Exception($"cannot {verb} '{path}': {reason}", inner)
 {
-    public ImageInputException(string path, string reason, Exception? inner = null)
-        : this(path, FileErrorKind.BadImage, reason, inner) { }
-
-    public ImageInputException(string path, FileErrorKind kind, string reason, Exception? inner = null)
-        : base($"cannot read image '{path}': {reason}", inner)
-    {
-        FilePath = path;
-        Kind = kind;
-        Reason = reason;
-    }
-
-    /// <summary>What kind of problem, set where it is raised (the daemon's wire code comes from it).</summary>
-    public FileErrorKind Kind { get; }
+    /// <summary>What kind of problem.</summary>
+    public FileErrorKind Kind { get; } = kind;
 
     /// <summary>The file the problem is about.</summary>
-    public string FilePath { get; }
+    public string FilePath { get; } = path;
 
     /// <summary>The reason, without the file name.</summary>
-    public string Reason { get; }
+    public string Reason { get; } = reason;
 }
 
-/// <summary>An output image could not be written; no output file was left behind.</summary>
-public sealed class ImageOutputException : Exception
+/// <summary>An input photo could not be used: missing, not an image, corrupt, too large or of an unsupported layout.</summary>
+public sealed class ImageInputException(string path, FileErrorKind kind, string reason, Exception? inner = null)
+    : ImageFileException(path, kind, reason, "read image", inner)
 {
-    public ImageOutputException(string path, string reason, Exception? inner = null)
-        : this(path, FileErrorKind.AccessFailed, reason, inner) { }
+    public ImageInputException(string path, string reason, Exception? inner = null) : this(path, FileErrorKind.BadImage, reason, inner) { }
+}
 
-    public ImageOutputException(string path, FileErrorKind kind, string reason, Exception? inner = null)
-        : base($"cannot write image '{path}': {reason}", inner)
-    {
-        FilePath = path;
-        Kind = kind;
-        Reason = reason;
-    }
-
-    /// <summary>What kind of problem, set where it is raised (the daemon's wire code comes from it).</summary>
-    public FileErrorKind Kind { get; }
-    public string FilePath { get; }
-    public string Reason { get; }
+/// <summary>An output file (a photo, a .cube) could not be written; no output file was left behind.</summary>
+public sealed class ImageOutputException(string path, FileErrorKind kind, string reason, Exception? inner = null)
+    : ImageFileException(path, kind, reason, "write", inner)
+{
+    public ImageOutputException(string path, string reason, Exception? inner = null) : this(path, FileErrorKind.AccessFailed, reason, inner) { }
 }
 
 static class VipsErrors

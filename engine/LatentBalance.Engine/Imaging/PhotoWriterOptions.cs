@@ -30,9 +30,6 @@ public sealed class PhotoWriterOptions
 
     public Enums.ForeignTiffCompression TiffCompression { get; init; } = Enums.ForeignTiffCompression.Deflate;
 
-    /// <summary>Allow the output path to be the input photo itself (it is replaced only once the new file is complete).</summary>
-    public bool AllowOverwriteInput { get; init; }
-
     public WriterMode Mode { get; init; } = WriterMode.Streamed;
 
     /// <summary>Approximate bytes of decoded pixels per strip in <see cref="WriterMode.Streamed"/> (ignored otherwise).</summary>

@@ -93,19 +93,17 @@ public sealed class BalanceEngine : IDisposable
         return lut;
     }
 
-    /// <summary>Balances one photo file into an output file (and optionally a .cube and a comparison).</summary>
-    public BalanceResult BalanceFile(string input, string output, BalanceOptions options,
+    /// <summary>Steps 1-6a for a photo: its tile, the correction as a LUT (at full strength, damped for
+    /// photos with little colour), and what was decided on the way. Files are the caller's
+    /// (<see cref="CorrectionFiles"/>).</summary>
+    public Correction Correct(SourceImage source, BalanceOptions options,
         IProgress<BalanceProgress>? progress = null, CancellationToken cancel = default)
     {
         options.Validate();
         var timings = new Dictionary<string, double>();
         var sw = Stopwatch.StartNew();
-        progress?.Report(new BalanceProgress("reading", 0));
-        var source = PhotoReader.Open(input);
-        AtomicOutputFile.Check(output, input, options.OverwriteInput); // fail before any model work
         var tile = ThumbnailFit.FromSource(source, TileOptions);
         Add(timings, "tile", sw.Elapsed.TotalMilliseconds);
-
         var report = new CorrectionReport();
         var lut = EstimateCorrection(tile, options, timings, progress, cancel, report);
         cancel.ThrowIfCancellationRequested();
@@ -115,33 +113,10 @@ public sealed class BalanceEngine : IDisposable
             var x = tile.ToTensor();
             tileDe = Ciede2000.Mean(x[0], LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0], tile.MaskTensor());
         }
-
-        progress?.Report(new BalanceProgress("writing", 0.75));
-        sw.Restart();
-        CorrectionFiles.Write(source, lut, options.Strength, output, options.LutPath,
-            new PhotoWriterOptions { JpegQuality = options.JpegQuality, AllowOverwriteInput = options.OverwriteInput },
-            "LatentBalance correction", [$"source: {Path.GetFileName(input)}", $"iterations: {options.Iterations}, strength: {options.Strength}"], cancel);
-        Add(timings, "apply+save", sw.Elapsed.TotalMilliseconds);
-        if (options.ComparePath != null)
-            ComparePicture.Write(input, output, options.ComparePath);
-        progress?.Report(new BalanceProgress("done", 1));
-        NativeSetup.Trim();
-        return new BalanceResult
+        return new Correction
         {
-            Input = input, Output = output, LutPath = options.LutPath, ComparePath = options.ComparePath,
-            Width = source.Width, Height = source.Height, Iterations = options.Iterations, Strength = options.Strength,
-            TileDeltaE = tileDe, BalancerStrengths = report.BalancerStrengths, Damping = report.Damping, Notes = source.Notes, TimingsMs = timings,
+            Lut = lut, TileDeltaE = tileDe, BalancerStrengths = report.BalancerStrengths, Damping = report.Damping, TimingsMs = timings,
         };
-    }
-
-    /// <summary>The correction of a photo as a .cube file only (no image written).</summary>
-    public Lut3D ExportCube(string input, string cubePath, BalanceOptions options, CancellationToken cancel = default)
-    {
-        var source = PhotoReader.Open(input);
-        var lut = EstimateCorrection(ThumbnailFit.FromSource(source, TileOptions), options, cancel: cancel).Blend(options.Strength);
-        CorrectionFiles.Write(null, lut, 1, null, cubePath, PhotoWriterOptions.Default,
-            "LatentBalance correction", [$"source: {Path.GetFileName(input)}"], cancel);
-        return lut;
     }
 
     static void Add(Dictionary<string, double>? timings, string stage, double ms)
@@ -155,6 +130,22 @@ public sealed class BalanceEngine : IDisposable
         Vae.Dispose();
         Balancer.Dispose();
     }
+}
+
+/// <summary>The correction of one photo (<see cref="BalanceEngine.Correct"/>).</summary>
+public sealed record Correction
+{
+    /// <summary>The full correction (strength 1; damped toward the identity where <see cref="Damping"/> &lt; 1).</summary>
+    public required Lut3D Lut { get; init; }
+    /// <summary>Mean CIEDE2000 between the tile before and after the correction at the asked strength: how much it moved.</summary>
+    public double TileDeltaE { get; init; }
+    /// <summary>The balancer's own strength per iteration (a pack with a calibrated-strength head predicts it
+    /// per photo: near 0 for a photo it judges balanced; 1 without a head). The user's strength multiplies it.</summary>
+    public IReadOnlyList<double> BalancerStrengths { get; init; } = [];
+    /// <summary>1, or below 1 where the photo holds too little colour information to fit a map on.</summary>
+    public double Damping { get; init; } = 1;
+    /// <summary>Milliseconds per stage.</summary>
+    public Dictionary<string, double> TimingsMs { get; init; } = [];
 }
 
 /// <summary>What <see cref="BalanceEngine.EstimateCorrection"/> decided besides the LUT.</summary>

@@ -23,7 +23,7 @@ public sealed class DBusEngineHostTests(DBusEngineFixture fx) : IClassFixture<DB
     {
         var (code, stdout, stderr) = await GdbusCall("org.latentbalance.Engine1.GetInfo");
         Assert.True(code == 0, stderr);
-        Assert.StartsWith("('0.0.0-fake', 'cpu', ['fake-vae', 'fake-balancer'], ['latent-balance', 'needs-reference'], uint32 1, {", stdout.Trim());
+        Assert.StartsWith("('0.0.0-fake', 'cpu', ['fake-vae', 'fake-balancer'], ['latent-balance', 'needs-reference'], uint32 2, {", stdout.Trim());
     }
 
     [Fact]

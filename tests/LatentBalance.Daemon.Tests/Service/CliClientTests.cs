@@ -38,6 +38,23 @@ public sealed class CliClientTests(DBusDaemonFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Compare_and_quality_go_through_the_daemon_too_with_the_same_result_shape()
+    {
+        // one path (issue 12): these options used to force the in-process engine
+        TestImages.Gradient(_dir.File("q.png"), 48, 32);
+        var (code, stdout, err) = await Cli(fixture.Bus.Address, _dir.Path, "balance", "q.png", "-o", "q.out.jpg", "--quality", "60", "--compare", "q.cmp.jpg", "--json");
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal("daemon", doc.RootElement.GetProperty("via").GetString());
+        Assert.Equal("48", doc.RootElement.GetProperty("details").GetProperty("width").GetString());
+        Assert.True(doc.RootElement.GetProperty("details").TryGetProperty("tile_delta_e", out _));
+        Assert.True(File.Exists(_dir.File("q.cmp.jpg")));
+        var (code2, _, err2) = await Cli(fixture.Bus.Address, _dir.Path, "balance", "q.png", "-o", "q.out95.jpg", "--json");
+        Assert.True(code2 == 0, err2);
+        Assert.True(new FileInfo(_dir.File("q.out.jpg")).Length < new FileInfo(_dir.File("q.out95.jpg")).Length, "quality 60 is not smaller than 95");
+    }
+
+    [Fact]
     public async Task Daemon_option_without_a_daemon_fails_with_a_clear_message()
     {
         using var empty = new PrivateBus();

@@ -66,8 +66,9 @@ public abstract class DaemonContractTests : IDisposable
         Assert.Equal((ParameterType.Int, "1", 1.0, 10.0), (it.Type, it.Default, it.Min, it.Max));
         var st = latent.Parameters.Single(p => p.Name == "strength");
         Assert.Equal((ParameterType.Double, "1", 0.0, 1.0), (st.Type, st.Default, st.Min, st.Max));
-        var lut = latent.Parameters.Single(p => p.Name == "lut_path");
-        Assert.Equal((ParameterType.Path, ""), (lut.Type, lut.Default));
+        var q = latent.Parameters.Single(p => p.Name == "quality");
+        Assert.Equal((ParameterType.Int, "95", 1.0, 100.0), (q.Type, q.Default, q.Min, q.Max));
+        Assert.DoesNotContain(latent.Parameters, p => p.Type == ParameterType.Path); // output paths are the request's, checked at the boundary
         var grey = filters.Single(f => f.Id == "grey-world");
         var gs = Assert.Single(grey.Parameters);
         Assert.Equal(("strength", ParameterType.Double, 0.0, 1.0), (gs.Name, gs.Type, gs.Min, gs.Max));
@@ -203,6 +204,8 @@ public abstract class DaemonContractTests : IDisposable
         { "absurd-png-dimensions", BridgeErrorCode.BadImage },
         { "output-is-directory", BridgeErrorCode.InvalidArgument },
         { "output-is-input", BridgeErrorCode.InvalidArgument },
+        { "output-is-input-spelt-otherwise", BridgeErrorCode.InvalidArgument },
+        { "output-is-a-link-to-the-input", BridgeErrorCode.InvalidArgument },
         { "output-folder-missing", BridgeErrorCode.NotFound },
         { "output-exists", BridgeErrorCode.IoError },
         { "output-unknown-type", BridgeErrorCode.InvalidArgument },
@@ -234,6 +237,8 @@ public abstract class DaemonContractTests : IDisposable
             "absurd-png-dimensions" => () => c.BalanceAsync(Request(TestImages.AbsurdPng(Dir.File("huge.png")), outp)),
             "output-is-directory" => () => c.BalanceAsync(Request(good, Directory.CreateDirectory(Dir.File("outdir.png")).FullName)),
             "output-is-input" => () => c.BalanceAsync(Request(good, good, overwrite: true)),
+            "output-is-input-spelt-otherwise" => () => c.BalanceAsync(Request(good, Path.Combine(Dir.Path, "sub", "..", Path.GetFileName(good)), overwrite: true)),
+            "output-is-a-link-to-the-input" => () => c.BalanceAsync(Request(good, File.CreateSymbolicLink(Dir.File("link.png"), good).FullName, overwrite: true)),
             "output-folder-missing" => () => c.BalanceAsync(Request(good, Dir.File("no/such/folder/out.png"))),
             "output-exists" => () => c.BalanceAsync(Request(good, Bytes("exists.png", [1, 2, 3]))),
             "output-unknown-type" => () => c.BalanceAsync(Request(good, Dir.File("out.xyz"))),

@@ -5,7 +5,7 @@ using LatentBalance.Engine.ModelFiles;
 
 namespace LatentBalance.Daemon.Tests.Service;
 
-/// <summary>The daemon's small parts: error mapping, output staging, the idle monitor, the JSON log.</summary>
+/// <summary>The daemon's small parts: error mapping, the idle monitor, the JSON log.</summary>
 public sealed class DaemonPartsTests : IDisposable
 {
     private readonly TempDir _dir = new("parts");
@@ -35,36 +35,6 @@ public sealed class DaemonPartsTests : IDisposable
         var b = EngineErrors.ToBridge(e);
         Assert.Equal(code, b.Code);
         Assert.Contains(e.Message, b.Message);
-    }
-
-    [Fact]
-    public void Staged_outputs_appear_only_on_commit_and_are_discarded_otherwise()
-    {
-        var final = _dir.File("photo.out.jpg");
-        File.WriteAllText(final, "original");
-        using (var s = new OutputStaging(overwrite: true))
-        {
-            var staged = s.Stage(final)!;
-            Assert.Equal(".jpg", Path.GetExtension(staged));
-            Assert.StartsWith(".", Path.GetFileName(staged));
-            File.WriteAllText(staged, "new");
-            Assert.Contains(final, s.Explain($"cannot write '{staged}'"));
-        } // not committed
-        Assert.Equal("original", File.ReadAllText(final));
-        Assert.Single(Directory.GetFiles(_dir.Path));
-
-        var keep = new OutputStaging(overwrite: false);
-        File.WriteAllText(keep.Stage(final)!, "new");
-        var ex = Assert.Throws<BridgeException>(keep.Commit);
-        Assert.Equal(BridgeErrorCode.IoError, ex.Code);
-        keep.Dispose();
-        Assert.Equal("original", File.ReadAllText(final));
-
-        using var ok = new OutputStaging(overwrite: true);
-        File.WriteAllText(ok.Stage(final)!, "new");
-        ok.Commit();
-        Assert.Equal("new", File.ReadAllText(final));
-        Assert.Single(Directory.GetFiles(_dir.Path));
     }
 
     [Fact]

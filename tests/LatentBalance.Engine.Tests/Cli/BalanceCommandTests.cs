@@ -18,7 +18,12 @@ public class BalanceCommandTests(ITestOutputHelper output)
         Assert.Equal(0, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Stdout);
         Assert.True(doc.RootElement.GetProperty("ok").GetBoolean());
-        Assert.Equal(outPath, doc.RootElement.GetProperty("result").GetProperty("Output").GetString());
+        Assert.Equal(outPath, doc.RootElement.GetProperty("output").GetString());
+        Assert.Equal("in-process", doc.RootElement.GetProperty("via").GetString());
+        var details = doc.RootElement.GetProperty("details");
+        Assert.True(double.Parse(details.GetProperty("tile_delta_e").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        using (var photo = NetVips.Image.NewFromFile(Photo("coffee")))
+            Assert.Equal(photo.Width.ToString(), details.GetProperty("width").GetString());
         Assert.True(File.Exists(outPath));
         Assert.True(File.Exists(Path.Combine(dir, "fix.cube")));
         Assert.True(File.Exists(Path.Combine(dir, "cmp.jpg")));
@@ -124,7 +129,7 @@ public class BalanceCommandTests(ITestOutputHelper output)
         Assert.Contains(r.Stderr.Split('\n'), l => l.StartsWith("latentbalance: note:") && l.Contains("scan.tif") && l.Contains("2 pages"));
         r = CliRunner.Run(null, "balance", src, "-o", Path.Combine(dir, "out2.tif"), "--json");
         using var doc = JsonDocument.Parse(r.Stdout);
-        Assert.Contains("2 pages", doc.RootElement.GetProperty("result").GetProperty("Notes")[0].GetString());
+        Assert.Contains("2 pages", doc.RootElement.GetProperty("details").GetProperty("notes").GetString());
     }
 
     [Theory]
@@ -145,7 +150,7 @@ public class BalanceCommandTests(ITestOutputHelper output)
         using var p = System.Diagnostics.Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         var wait = System.Diagnostics.Stopwatch.StartNew();
-        while (Directory.GetFiles(outDir, ".*.tmp").Length == 0 && !p.HasExited && wait.Elapsed < TimeSpan.FromMinutes(5)) Thread.Sleep(10);
+        while (Directory.GetFiles(outDir, ".*").Length == 0 && !p.HasExited && wait.Elapsed < TimeSpan.FromMinutes(5)) Thread.Sleep(10);
         Assert.False(p.HasExited, "the CLI ended before it wrote");
         using (var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, p.Id.ToString()])) kill.WaitForExit();
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -156,6 +161,25 @@ public class BalanceCommandTests(ITestOutputHelper output)
         if (p.ExitCode == 0) // the write finished inside the grace period: then it is whole
             using (var got = NetVips.Image.NewFromFile(Path.Combine(outDir, "big.png"))) Assert.Equal((8000, 6000), (got.Width, got.Height));
         else Assert.Empty(Directory.GetFiles(outDir));
+    }
+
+    [Fact]
+    public void AnOutputThatIsItsInputIsReplacedOnlyWithOverwrite()
+    {
+        // the output check is the engine service's, once; --overwrite balances into a hidden name and renames it over the input
+        var dir = TestPaths.TempDir("cli-overwrite");
+        var photo = Path.Combine(dir, "photo.png");
+        using (var im = NetVips.Image.NewFromFile(Photo("coffee"))) im.Pngsave(photo);
+        var before = File.ReadAllBytes(photo);
+        var refused = CliRunner.Run(null, "balance", photo, "-o", photo);
+        output.WriteLine(refused.Stderr);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("input photo itself", refused.Stderr);
+        Assert.Equal(before, File.ReadAllBytes(photo));
+        var r = CliRunner.Run(null, "balance", photo, "-o", photo, "--overwrite", "--json");
+        Assert.Equal(0, r.ExitCode);
+        Assert.NotEqual(before, File.ReadAllBytes(photo));
+        Assert.Equal(["photo.png"], Directory.GetFiles(dir).Select(Path.GetFileName).ToArray()); // nothing hidden left
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using LatentBalance.Bridge.Contract;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
 using NetVips;
@@ -46,8 +47,9 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
         var heic = Path.Combine(dir, "photo.heic");
         using (var p = System.Diagnostics.Process.Start("vips", ["heifsave", Photo(), heic, "--compression", "hevc"])) p.WaitForExit();
         Assert.True(File.Exists(heic), "the vips tool wrote no HEIC");
-        var e = Assert.Throws<ImageInputException>(() => Engine.BalanceFile(heic, Path.Combine(dir, "heic.jpg"), new BalanceOptions()));
+        var e = Assert.Throws<BridgeException>(() => Engine.BalanceFile(heic, Path.Combine(dir, "heic.jpg"), new BalanceOptions()));
         output.WriteLine(e.Message);
+        Assert.Equal(BridgeErrorCode.BadImage, e.Code);
         Assert.Contains("photo.heic", e.Message);
         Assert.Contains("HEVC", e.Message);
         Assert.DoesNotContain("corrupt", e.Message);
@@ -96,8 +98,7 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
         var a = Path.Combine(dir, "a.jpg");
         var b = Path.Combine(dir, "b.jpg");
         var cube = Path.Combine(dir, "fix.cube");
-        var compare = Path.Combine(dir, "compare.jpg");
-        var r = Engine.BalanceFile(Photo(), a, new BalanceOptions { LutPath = cube, ComparePath = compare });
+        var r = Engine.BalanceFile(Photo(), a, new BalanceOptions(), lut: cube);
         Engine.BalanceFile(Photo(), b, new BalanceOptions());
         output.WriteLine($"{r.Width}x{r.Height}, moved dE00 {r.TileDeltaE:F3}, " + string.Join(", ", r.TimingsMs.Select(kv => $"{kv.Key} {kv.Value:F0} ms")));
         using var src = Image.NewFromFile(Photo());
@@ -107,8 +108,7 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
         Assert.NotEqual(Pixels(Photo()), Pixels(a));           // the test balancer does change colours
         Assert.True(r.TileDeltaE > 0.05, $"moved {r.TileDeltaE}");
         Assert.Equal(33, LatentBalance.Engine.Color.CubeFile.Read(cube).Size);
-        Assert.True(new FileInfo(compare).Length > 1000);
-        Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
+        Assert.Equal(["a.jpg", "b.jpg", "fix.cube"], Directory.GetFiles(dir).Select(Path.GetFileName).Order().ToArray()); // nothing staged left
     }
 
     [Fact]
@@ -127,7 +127,6 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
         var r3 = Engine.BalanceFile(png, three, new BalanceOptions { Iterations = 3 });
         output.WriteLine($"moved dE00: 1 iteration {r1.TileDeltaE:F3}, 3 iterations {r3.TileDeltaE:F3}");
         Assert.NotEqual(Pixels(one), Pixels(three));
-        Assert.Equal(3, r3.Iterations);
         // the balancer's own strength is reported per iteration (1: the test pack has no strength head)
         Assert.Equal([1.0, 1.0, 1.0], r3.BalancerStrengths);
     }
@@ -200,7 +199,7 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
             Assert.Contains(Path.GetFileName(bad), e.Message);
             Assert.False(File.Exists(outPath));
         }
-        Assert.Throws<ImageOutputException>(() => Engine.BalanceFile(Photo(), dir, new BalanceOptions()));
+        Assert.Equal(BridgeErrorCode.InvalidArgument, Assert.Throws<BridgeException>(() => Engine.BalanceFile(Photo(), dir, new BalanceOptions())).Code);
         // and the engine still works afterwards
         Engine.BalanceFile(Photo(), Path.Combine(dir, "ok.jpg"), new BalanceOptions());
         Assert.True(File.Exists(Path.Combine(dir, "ok.jpg")));

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LatentBalance.Bridge.Contract;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Tests.Imaging;
@@ -14,15 +15,15 @@ public sealed record FuzzResult(FuzzCase Case, string Outcome, string? Message, 
 }
 
 /// <summary>
-/// Runs fuzz cases through <see cref="BalanceEngine.BalanceFile"/> and checks the rules: each case
-/// either balances to a complete, readable output, or fails with a typed engine error (an
-/// <see cref="ImageInputException"/> for a bad input) whose message is one line naming the file;
+/// Runs fuzz cases through the engine service (<see cref="ServiceBalance"/>) and checks the rules: each case
+/// either balances to a complete, readable output, or fails with an input error (code BadImage, NotFound
+/// or InvalidArgument, from the engine's <see cref="FileErrorKind"/>) whose message is one line naming the file;
 /// nothing else is thrown, each case ends within a time bound, and the output folder holds nothing but
 /// a complete output afterwards. Shared by the engine fuzz test and the fuzz benchmark.
 /// </summary>
 public static class FuzzRunner
 {
-    /// <summary>Outcome names: balanced; refused:KIND (an ImageInputException of that kind); output-error; other:TYPE; hang.</summary>
+    /// <summary>Outcome names: balanced; refused:CODE (an input error of that code); output-error; other:CODE; hang.</summary>
     public static FuzzResult Run(BalanceEngine engine, FuzzCase c, string inputDir, string outputDir, TimeSpan bound)
     {
         var input = Path.Combine(inputDir, c.FileName);
@@ -45,13 +46,15 @@ public static class FuzzRunner
         {
             var e = job.Exception!.InnerExceptions[0];
             message = e.Message;
+            bool refused = e is BridgeException { Code: BridgeErrorCode.BadImage or BridgeErrorCode.NotFound or BridgeErrorCode.InvalidArgument };
             (outcome, var named) = e switch
             {
-                ImageInputException ie => ("refused:" + ie.Kind, input),
-                ImageOutputException => ("output-error", output),
+                BridgeException b when refused => ("refused:" + b.Code, input),
+                BridgeException { Code: BridgeErrorCode.IoError } => ("output-error", output),
+                BridgeException b => ("other:" + b.Code, input),
                 _ => ("other:" + e.GetType().Name, input),
             };
-            if (e is not ImageInputException) problem = $"{e.GetType().Name} thrown for a bad input";
+            if (!refused) problem = $"{outcome} for a bad input";
             else if (message.Contains('\n') || message.Contains('\r')) problem = "the error has more than one line";
             else if (!message.Contains(Path.GetFileName(named))) problem = "the error does not name the file";
             if (problem != null) message = e.ToString();
@@ -66,7 +69,7 @@ public static class FuzzRunner
     }
 
     /// <summary>Null when <paramref name="output"/> decodes completely at the photo's size (either way up).</summary>
-    static string? Readable(string output, BalanceResult r)
+    static string? Readable(string output, Balanced r)
     {
         try
         {

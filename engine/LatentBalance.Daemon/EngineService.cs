@@ -9,12 +9,14 @@ using LatentBalance.Filters;
 namespace LatentBalance.Daemon;
 
 /// <summary>
-/// The engine contract served by the daemon: requests are checked at once (an error reply for bad
-/// arguments, missing or unreadable files, non-images, bad output paths), then queued as jobs on a
-/// <see cref="JobRegistry"/> (several at a time: image reading and writing overlap; the engine runs one
-/// inference at a time). Every job and failure is logged as a JSON line.
+/// The one engine service: every balance goes through it. The daemon serves it over D-Bus and stdio; the
+/// CLI calls it in-process with no transport between. Requests are checked once at the boundary
+/// (<see cref="RequestChecks"/>: an error reply for bad arguments, missing or unreadable files, non-images,
+/// bad output paths), then queued as jobs on a <see cref="JobRegistry"/> (several at a time: image reading
+/// and writing overlap; the engine runs one inference at a time) and run by a filter
+/// (<see cref="FilterJobRunner"/>). Every job and failure is logged as a JSON line.
 /// </summary>
-public sealed class EngineDaemonService : IEngineService, IDisposable
+public sealed class EngineService : IEngineService, IDisposable
 {
     private readonly BalanceEngine? _engine;
     private readonly Exception? _engineError;
@@ -24,8 +26,37 @@ public sealed class EngineDaemonService : IEngineService, IDisposable
     private readonly JobRegistry _jobs;
     private readonly FilterJobRunner _runner;
 
+    /// <summary>Loads the model pack and the filters (built-in and plug-ins). A pack that does not load
+    /// leaves the service up without the engine: latent-balance jobs then fail with Unavailable and say why.</summary>
+    public static EngineService Open(DaemonOptions options, DaemonLog log, CancellationToken cancel = default)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        BalanceEngine? engine = null;
+        Exception? engineError = null;
+        try
+        {
+            engine = BalanceEngine.Load(options.Pack, options.Device, cancel: cancel);
+            log.Info("models_loaded", ("pack", engine.PackName), ("vae", engine.Vae.Name), ("device", engine.Device.ToString()), ("ms", clock.Elapsed.TotalMilliseconds));
+        }
+        catch (OperationCanceledException) { throw; }
+        catch (Exception e)
+        {
+            engineError = e;
+            log.Error("models_failed", ("error", e.Message), ("type", e.GetType().Name));
+        }
+        var catalog = new FilterCatalog([new LatentBalanceFilter()]).LoadPlugins(FilterPluginFolders.Roots(options.FilterFolders), log);
+        return new EngineService(engine, engineError, catalog, options, log) { _ownsEngine = true };
+    }
+
+    private bool _ownsEngine;
+
+    /// <summary>The warm engine, or null when the pack did not load (<see cref="EngineError"/>).</summary>
+    public BalanceEngine? Engine => _engine;
+    public Exception? EngineError => _engineError;
+    public IReadOnlyList<IFilter> Filters => _catalog.Filters;
+
     /// <param name="engine">the warm engine, or null when loading failed (<paramref name="engineError"/>): latent-balance jobs then fail with Unavailable, other filters still work.</param>
-    public EngineDaemonService(BalanceEngine? engine, Exception? engineError, FilterCatalog catalog, DaemonOptions options, DaemonLog log)
+    public EngineService(BalanceEngine? engine, Exception? engineError, FilterCatalog catalog, DaemonOptions options, DaemonLog log)
     {
         _engine = engine;
         _engineError = engineError;
@@ -53,7 +84,7 @@ public sealed class EngineDaemonService : IEngineService, IDisposable
     public int ActiveJobs => _jobs.ActiveCount;
 
     public static string Version { get; } =
-        typeof(EngineDaemonService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+        typeof(EngineService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     public Task<EngineInfo> GetInfoAsync(CancellationToken cancellationToken = default)
     {
@@ -88,38 +119,24 @@ public sealed class EngineDaemonService : IEngineService, IDisposable
     {
         var q = RequestRules.Validate(request);
         var filter = _catalog.Get(q.FilterId);
-        var parameters = FilterContract.Bind(filter.Description, q.Parameters);
-        RequestChecks.Input(q.InputPath);
-        RequestChecks.Output(q.OutputPath, q.InputPath, q.Overwrite, "outputPath", image: true);
-        if (q.LutPath != null)
-        {
-            RequestChecks.Output(q.LutPath, q.InputPath, q.Overwrite, "lutPath", image: false);
-            if (q.LutPath == q.OutputPath) throw new BridgeException(BridgeErrorCode.InvalidArgument, "lutPath must differ from outputPath");
-        }
-        var spec = new FilterJobSpec
-        {
-            Filter = filter, InputPath = q.InputPath, OutputPath = q.OutputPath, CubePath = q.LutPath, Overwrite = q.Overwrite, Parameters = parameters,
-        };
-        var ticket = _jobs.Start(q.OutputPath, ctx => _runner.RunAsync(ctx, spec));
-        _log.Info("job_queued", ("job", ticket.JobId), ("method", "Balance"), ("filter", filter.Description.Id), ("input", q.InputPath), ("output", q.OutputPath));
-        return ticket;
+        var spec = RequestChecks.Job(filter, FilterContract.Bind(filter.Description, q.Parameters), q.InputPath, q.OutputPath, q.LutPath, 0, q.Overwrite);
+        return Queue("Balance", spec, spec.OutputPath!);
     });
 
     public Task<JobTicket> ExportCubeAsync(ExportCubeRequest request, CancellationToken cancellationToken = default) => Guard("ExportCube", () =>
     {
         var q = RequestRules.Validate(request);
         var filter = _catalog.Get(q.FilterId);
-        var parameters = FilterContract.Bind(filter.Description, q.Parameters);
-        RequestChecks.Input(q.InputPath);
-        RequestChecks.Output(q.CubePath, q.InputPath, q.Overwrite, "cubePath", image: false);
-        var spec = new FilterJobSpec
-        {
-            Filter = filter, InputPath = q.InputPath, CubePath = q.CubePath, LutSize = q.LutSize, Overwrite = q.Overwrite, Parameters = parameters,
-        };
-        var ticket = _jobs.Start(q.CubePath, ctx => _runner.RunAsync(ctx, spec));
-        _log.Info("job_queued", ("job", ticket.JobId), ("method", "ExportCube"), ("filter", filter.Description.Id), ("input", q.InputPath), ("output", q.CubePath));
-        return ticket;
+        var spec = RequestChecks.Job(filter, FilterContract.Bind(filter.Description, q.Parameters), q.InputPath, null, q.CubePath, q.LutSize, q.Overwrite);
+        return Queue("ExportCube", spec, spec.CubePath!);
     });
+
+    private JobTicket Queue(string method, FilterJobSpec spec, string output)
+    {
+        var ticket = _jobs.Start(output, ctx => _runner.RunAsync(ctx, spec));
+        _log.Info("job_queued", ("job", ticket.JobId), ("method", method), ("filter", spec.Filter.Description.Id), ("input", spec.InputPath), ("output", output));
+        return ticket;
+    }
 
     public async Task<JobResult> WaitAsync(string jobId, int timeoutMs, CancellationToken cancellationToken = default)
     {
@@ -151,5 +168,16 @@ public sealed class EngineDaemonService : IEngineService, IDisposable
 
     private void Touch() => Activity?.Invoke();
 
-    public void Dispose() => _jobs.Dispose();
+    /// <summary>Cancels queued and running jobs; an engine this service loaded (<see cref="Open"/>) is freed
+    /// once no job uses it any more (within 30 s; a stuck job keeps it: the process is ending anyway).</summary>
+    public void Dispose()
+    {
+        _jobs.Dispose();
+        if (!_ownsEngine || _engine is null) return;
+        var drain = System.Diagnostics.Stopwatch.StartNew();
+        while (ActiveJobs > 0 && drain.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(50);
+        if (ActiveJobs == 0) _engine.Dispose();
+        else _log.Warn("jobs_not_stopped", ("count", ActiveJobs));
+        _ownsEngine = false;
+    }
 }
