@@ -7,7 +7,7 @@
 #   prepare      photo.jpg -> photo8.png (8-bit RGB) and photo16.png (16-bit RGBA, alpha gradient), lossless
 #                inputs that GIMP and the CLI then read identically
 #   unreachable  no daemon and no activation file: the procedure fails and says how to start the daemon
-#   check        (daemon activated by the first call) 8-bit, 16-bit+alpha and float images: new layer above the
+#   check        (daemon activated by the first call) 8-bit, 16-bit+alpha, float and linear float images: new layer above the
 #                source named "Latent Color Balance", source untouched, precision kept, alpha kept, pixels
 #                match the CLI's output (cli8.png / cli16.png) within a small tolerance
 #   dialog       run-mode INTERACTIVE under a private Xvfb: the procedure dialog opens, OK is pressed, layer added
@@ -169,6 +169,10 @@ def check():
     # on the cast test photo (before: max 0.0067, mean 0.0022, from a tile made another way).
     check_one("photo8.png", "cli8.png", "R'G'B' float", np.float32, 1.0, 1.0 / 255, 0.5 / 255,
               precision=Gimp.Precision.FLOAT_NON_LINEAR, expect_precision=Gimp.Precision.FLOAT_NON_LINEAR)
+    # linear float: the plug-in sends non-linear sRGB (GIMP converts the layer's TRC both ways), so the
+    # result read back as R'G'B' float must match the CLI within the same bounds as the float check
+    check_one("photo8.png", "cli8.png", "R'G'B' float", np.float32, 1.0, 1.0 / 255, 0.5 / 255,
+              precision=Gimp.Precision.FLOAT_LINEAR, expect_precision=Gimp.Precision.FLOAT_LINEAR)
 
 
 def dialog():

@@ -24,15 +24,13 @@
 
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import time
 
 import gi
 gi.require_version("Gimp", "3.0")
-gi.require_version("Gegl", "0.4")
-from gi.repository import Gimp, Gegl, Gio, GLib, GObject  # noqa: E402
+from gi.repository import Gimp, Gio, GLib, GObject  # noqa: E402
 
 PROC_NAME = "plug-in-latent-color-balance"
 LAYER_NAME = "Latent Color Balance"
@@ -46,9 +44,6 @@ PROTOCOL_VERSION = 2
 HOW_TO_START = ("Install and start it with `dotnet cake --target=install-daemon` (this also installs the D-Bus "
                 "activation file so GIMP can start it), or run `latentbalance daemon` in a terminal, "
                 "then apply the filter again.")
-
-# Rows per chunk when moving pixels between GIMP and the exchange files (bounds memory on big layers).
-CHUNK_ROWS = 256
 
 
 def _now():
@@ -64,112 +59,47 @@ class DaemonJobFailed(Exception):
 
 
 # --------------------------------------------------------------------------------------------------------
-# Pixel formats: the image precision decides the exchange format (8-bit, 16-bit or float).
-# Pixels are read as non-linear sRGB ("R'G'B'"): babl converts from the image's own colour space and
-# TRC, which is the encoding the engine works in; the result is converted back the same way.
+# Pixel exchange through GIMP's own TIFF exporter and loader (lossless; 8-bit, 16-bit and 32-bit float keep
+# their precision, alpha stays unassociated). The layer is copied into a one-layer image in non-linear sRGB
+# ("R'G'B'"), the encoding the engine works in: GIMP converts from the image's own profile and TRC; the
+# result is converted back the same way when it is loaded into the image.
 # --------------------------------------------------------------------------------------------------------
 
-class SampleKind:
-    def __init__(self, name, bits, tiff_sample_format, babl_suffix):
-        self.name, self.bits, self.tiff_sample_format, self.babl_suffix = name, bits, tiff_sample_format, babl_suffix
-
-    @property
-    def bytes(self):
-        return self.bits // 8
-
-    def babl(self, has_alpha):
-        return ("R'G'B'A " if has_alpha else "R'G'B' ") + self.babl_suffix
-
-
-U8 = SampleKind("8-bit", 8, 1, "u8")
-U16 = SampleKind("16-bit", 16, 1, "u16")
-F32 = SampleKind("32-bit float", 32, 3, "float")
-
-
-def sample_kind_for(precision):
+def exchange_precision(precision):
     """8-bit images travel as 8-bit, 16-bit as 16-bit; 32-bit integer, half, float and double as float."""
-    component = {
-        Gimp.Precision.U8_LINEAR: U8, Gimp.Precision.U8_NON_LINEAR: U8, Gimp.Precision.U8_PERCEPTUAL: U8,
-        Gimp.Precision.U16_LINEAR: U16, Gimp.Precision.U16_NON_LINEAR: U16, Gimp.Precision.U16_PERCEPTUAL: U16,
-    }
-    return component.get(precision, F32)
+    name = precision.value_nick.split("-")[0]
+    return {"u8": Gimp.Precision.U8_NON_LINEAR, "u16": Gimp.Precision.U16_NON_LINEAR}.get(
+        name, Gimp.Precision.FLOAT_NON_LINEAR)
 
 
-# --------------------------------------------------------------------------------------------------------
-# Exchange file: a plain uncompressed little-endian TIFF (RGB or RGBA with unassociated alpha), written
-# strip by strip straight from GEGL so a 24 MP layer never sits in Python memory at once.
-# --------------------------------------------------------------------------------------------------------
-
-def write_layer_tiff(buffer, rect, kind, has_alpha, path):
-    width, height = rect.width, rect.height
-    spp = 4 if has_alpha else 3
-    row_bytes = width * spp * kind.bytes
-    strip_rows = max(1, min(height, (1 << 20) // max(1, row_bytes)))  # strips of about 1 MiB
-    n_strips = (height + strip_rows - 1) // strip_rows
-    data_offset = 8
-    data_bytes = row_bytes * height
-    ifd_offset = data_offset + data_bytes
-    ifd_offset += ifd_offset & 1
-    if ifd_offset + 4096 + 8 * n_strips >= 1 << 32:
-        raise IOError("the layer (%dx%d, %s, %d channels) is larger than the 4 GiB a classic TIFF can hold"
-                      % (width, height, kind.name, spp))
-
-    entries = []      # (tag, type, count, values)
-    SHORT, LONG = 3, 4
-    entries.append((256, LONG, 1, [width]))
-    entries.append((257, LONG, 1, [height]))
-    entries.append((258, SHORT, spp, [kind.bits] * spp))
-    entries.append((259, SHORT, 1, [1]))            # no compression
-    entries.append((262, SHORT, 1, [2]))            # RGB
-    entries.append((273, LONG, n_strips, [data_offset + i * strip_rows * row_bytes for i in range(n_strips)]))
-    entries.append((277, SHORT, 1, [spp]))
-    entries.append((278, LONG, 1, [strip_rows]))
-    entries.append((279, LONG, n_strips,
-                    [min(strip_rows, height - i * strip_rows) * row_bytes for i in range(n_strips)]))
-    entries.append((284, SHORT, 1, [1]))            # chunky
-    if has_alpha:
-        entries.append((338, SHORT, 1, [2]))        # unassociated alpha
-    entries.append((339, SHORT, spp, [kind.tiff_sample_format] * spp))
-
-    ifd_size = 2 + 12 * len(entries) + 4
-    extra_offset = ifd_offset + ifd_size
-    ifd = bytearray(struct.pack("<H", len(entries)))
-    extra = bytearray()
-    for tag, typ, count, values in entries:
-        fmt = "<H" if typ == SHORT else "<I"
-        packed = b"".join(struct.pack(fmt, v) for v in values)
-        if len(packed) <= 4:
-            ifd += struct.pack("<HHI", tag, typ, count) + packed.ljust(4, b"\0")
-        else:
-            ifd += struct.pack("<HHII", tag, typ, count, extra_offset + len(extra))
-            extra += packed
-            if len(extra) & 1:
-                extra += b"\0"
-    ifd += struct.pack("<I", 0)
-
-    fmt = kind.babl(has_alpha)
-    tmp = path + ".part"
-    with open(tmp, "wb") as f:
-        f.write(b"II" + struct.pack("<HI", 42, ifd_offset))
-        for y in range(0, height, CHUNK_ROWS):
-            rows = min(CHUNK_ROWS, height - y)
-            chunk = buffer.get(Gegl.Rectangle.new(rect.x, rect.y + y, width, rows), 1.0, fmt, Gegl.AbyssPolicy.NONE)
-            if len(chunk) != rows * row_bytes:
-                raise IOError("GEGL returned %d bytes for %d rows of %s, expected %d"
-                              % (len(chunk), rows, fmt, rows * row_bytes))
-            f.write(chunk)
-        if f.tell() < ifd_offset:
-            f.write(b"\0" * (ifd_offset - f.tell()))
-        f.write(ifd)
-        f.write(extra)
-    os.replace(tmp, path)
-
-
-def copy_pixels(src_buffer, dst_buffer, width, height, fmt, dst_x=0, dst_y=0):
-    for y in range(0, height, CHUNK_ROWS):
-        rows = min(CHUNK_ROWS, height - y)
-        chunk = src_buffer.get(Gegl.Rectangle.new(0, y, width, rows), 1.0, fmt, Gegl.AbyssPolicy.NONE)
-        dst_buffer.set(Gegl.Rectangle.new(dst_x, dst_y + y, width, rows), fmt, chunk)
+def export_layer(drawable, precision, path):
+    """Writes the layer's own pixels (no mask, opacity or mode) to `path` with file-tiff-export."""
+    width, height = drawable.get_width(), drawable.get_height()
+    temp = Gimp.Image.new_with_precision(width, height, Gimp.ImageBaseType.RGB, precision)
+    try:
+        layer = Gimp.Layer.new_from_drawable(drawable, temp)
+        temp.insert_layer(layer, None, 0)
+        if layer.get_mask() is not None:
+            layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
+        layer.set_offsets(0, 0)
+        layer.set_visible(True)
+        layer.set_opacity(100.0)
+        layer.set_mode(Gimp.LayerMode.NORMAL)
+        proc = Gimp.get_pdb().lookup_procedure("file-tiff-export")
+        config = proc.create_config()
+        config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+        config.set_property("image", temp)
+        config.set_property("file", Gio.File.new_for_path(path))
+        config.set_property("compression", "none")
+        config.set_property("include-thumbnail", False)
+        # a classic TIFF holds 4 GiB; past that (about 260 MP in float RGBA) BigTIFF
+        config.set_property("bigtiff", width * height * 16 > 4000 << 20)
+        result = proc.run(config)
+        if result.index(0) != Gimp.PDBStatusType.SUCCESS:
+            raise IOError("GIMP could not export the layer to %s: %s"
+                          % (path, result.index(1) if result.length() > 1 else "no reason given"))
+    finally:
+        temp.delete()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -257,71 +187,25 @@ def log(msg):
         sys.stderr.flush()
 
 
-class ResultReader:
-    """The daemon's output file, read by GEGL's TIFF loader straight into the new layer's buffer, or (when
-    LATENTBALANCE_GIMP_IMPORT=gimp, or GEGL cannot read it) through GIMP's own file loader."""
-
-    def __init__(self, path):
-        self.path = path
-        self.graph = self.source = self.image = None
-        if os.environ.get("LATENTBALANCE_GIMP_IMPORT", "gegl") != "gimp":
-            try:
-                Gegl.init(None)  # libgimp does not initialise GEGL's operations for Python plug-ins
-                graph = Gegl.Node.new()
-                source = graph.create_child("gegl:tiff-load")
-                source.set_property("path", path)
-                box = source.get_bounding_box()
-                if box.width > 0 and box.height > 0:
-                    self.graph, self.source, self.size = graph, source, (box.width, box.height)
-                    return
-            except Exception as e:  # missing operation or unreadable by GEGL: GIMP's loader below
-                log("gegl:tiff-load cannot read %s (%s); using GIMP's loader" % (path, e))
-        self.image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
-        layers = self.image.get_layers()
-        if not layers:
-            self.close()
-            raise IOError("the daemon's output %s has no layer" % path)
-        self.layer = layers[0]
-        self.size = (self.layer.get_width(), self.layer.get_height())
-
-    def write_into(self, dst_buffer, fmt):
-        if self.source is not None:
-            sink = self.graph.create_child("gegl:write-buffer")
-            sink.set_property("buffer", dst_buffer)
-            self.source.link(sink)
-            sink.process()
-        else:
-            copy_pixels(self.layer.get_buffer(), dst_buffer, self.size[0], self.size[1], fmt)
-
-    def close(self):
-        if self.image is not None:
-            self.image.delete()
-            self.image = None
-
-
-def add_result_layer(image, drawable, result_path, fmt):
-    """Adds the result as a new layer right above `drawable` (same offsets, type and alpha), in one undo group."""
-    width, height = drawable.get_width(), drawable.get_height()
-    reader = ResultReader(result_path)
+def add_result_layer(image, drawable, result_path):
+    """Loads the result with GIMP's loader (converted to the image's precision and profile) as a new layer
+    right above `drawable`, at its offsets, in one undo group."""
+    layer = Gimp.file_load_layer(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(result_path))
+    if layer is None:
+        raise IOError("GIMP could not load the daemon's output %s: %s" % (result_path, Gimp.get_pdb().get_last_error()))
+    size, want = (layer.get_width(), layer.get_height()), (drawable.get_width(), drawable.get_height())
+    if size != want:
+        layer.delete()
+        raise IOError("the daemon's output %s is %dx%d, the layer %dx%d" % ((result_path,) + size + want))
+    image.undo_group_start()
     try:
-        if reader.size != (width, height):
-            raise IOError("the daemon's output %s is %dx%d, the layer %dx%d"
-                          % (result_path, reader.size[0], reader.size[1], width, height))
-        image.undo_group_start()
-        try:
-            layer = Gimp.Layer.new(image, LAYER_NAME, width, height, drawable.type(), 100.0, Gimp.LayerMode.NORMAL)
-            _, ox, oy = drawable.get_offsets()
-            image.insert_layer(layer, drawable.get_parent(), image.get_item_position(drawable))
-            layer.set_offsets(ox, oy)
-            dst_buffer = layer.get_buffer()
-            reader.write_into(dst_buffer, fmt)
-            dst_buffer.flush()
-            layer.update(0, 0, width, height)
-        finally:
-            image.undo_group_end()
-        return layer
+        layer.set_name(LAYER_NAME)
+        _, ox, oy = drawable.get_offsets()
+        image.insert_layer(layer, drawable.get_parent(), image.get_item_position(drawable))
+        layer.set_offsets(ox, oy)
     finally:
-        reader.close()
+        image.undo_group_end()
+    return layer
 
 
 def balance_layer(image, drawable, iterations, strength, lut_path, progress):
@@ -329,9 +213,8 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
     t0 = _now()
     width, height = drawable.get_width(), drawable.get_height()
     has_alpha = drawable.has_alpha()
-    kind = sample_kind_for(image.get_precision())
-    fmt = kind.babl(has_alpha)
-    log("%s: %dx%d, %s%s" % (drawable.get_name(), width, height, kind.name, " + alpha" if has_alpha else ""))
+    precision = exchange_precision(image.get_precision())
+    log("%s: %dx%d, %s%s" % (drawable.get_name(), width, height, precision.value_nick, " + alpha" if has_alpha else ""))
 
     client = EngineClient()
     version, device = client.info()
@@ -343,8 +226,7 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
         src_path = os.path.join(workdir, "layer.tif")
         out_path = os.path.join(workdir, "balanced.tif")
         progress(0.0, "exporting the layer")
-        src_buffer = drawable.get_buffer()
-        write_layer_tiff(src_buffer, Gegl.Rectangle.new(0, 0, width, height), kind, has_alpha, src_path)
+        export_layer(drawable, precision, src_path)
         t_export = _now()
 
         parameters = {"iterations": str(int(iterations)), "strength": repr(float(strength))}
@@ -362,7 +244,7 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
                                   % (job_id, state, " (%s)" % code if code else "", error or "no reason given"))
 
         progress(0.92, "loading the result")
-        layer = add_result_layer(image, drawable, result_path or out_path, fmt)
+        layer = add_result_layer(image, drawable, result_path or out_path)
         t_import = _now()
         progress(1.0, "done")
         log("timings: connect %.3f s, export %.3f s, daemon %.3f s (job %.3f s), import %.3f s, "
