@@ -185,15 +185,16 @@ public sealed class DBusEngineClient : IEngineService, IDisposable
     private void OnSignal(DBusMessage msg)
     {
         if (msg.Interface != EngineBusNames.Interface || msg.Path != EngineBusNames.ObjectPath) return;
+        if (!DBusInterface.Engine.Signals.TryGetValue(msg.Member ?? "", out var signature) || msg.Signature != signature) return;
         using var r = msg.Reader();
         try
         {
             switch (msg.Member)
             {
-                case "JobProgress" when msg.Signature == EngineDBusCodec.JobProgressArgs:
+                case "JobProgress":
                     JobProgress?.Invoke(this, EngineDBusCodec.ReadJobProgress(r));
                     break;
-                case "JobCompleted" when msg.Signature == EngineDBusCodec.JobCompletedArgs:
+                case "JobCompleted":
                     JobCompleted?.Invoke(this, EngineDBusCodec.ReadJobCompleted(r));
                     break;
             }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using LatentBalance.Bridge.Contract;
 
 namespace LatentBalance.Bridge.DBus;
@@ -13,7 +12,8 @@ public sealed record DBusHostOptions
 
 /// <summary>
 /// Serves an <see cref="IEngineService"/> on the bus as org.latentbalance.Engine1 at /org/latentbalance/Engine1:
-/// method calls are forwarded to the service, its JobProgress/JobCompleted events become signals.
+/// method calls (their arguments checked against <see cref="DBusInterface.Engine"/>, the introspection XML) are forwarded
+/// to the service, its JobProgress/JobCompleted events become signals.
 /// </summary>
 public sealed class DBusEngineHost : IDisposable
 {
@@ -26,9 +26,6 @@ public sealed class DBusEngineHost : IDisposable
         _service = service;
         _server = server;
     }
-
-    /// <summary>The introspection XML served by Introspect (embedded resource org.latentbalance.Engine1.xml).</summary>
-    public static string IntrospectionXml { get; } = LoadIntrospectionXml();
 
     public string UniqueName => _server.Connection.UniqueName;
     public string BusName { get; private init; } = EngineBusNames.BusName;
@@ -58,7 +55,7 @@ public sealed class DBusEngineHost : IDisposable
         {
             if (!conn.TryRequestName(options.BusName))
                 throw new BridgeException(BridgeErrorCode.Busy, $"the bus name '{options.BusName}' is already owned by another process (is a daemon already running?)");
-            var server = new DBusServer(conn, EngineBusNames.ObjectPath, EngineBusNames.Interface, IntrospectionXml);
+            var server = new DBusServer(conn, EngineBusNames.ObjectPath, DBusInterface.Engine);
             var host = new DBusEngineHost(service, server) { BusName = options.BusName };
             host.Register();
             service.JobProgress += host.OnProgress;
@@ -76,29 +73,29 @@ public sealed class DBusEngineHost : IDisposable
     private void Register()
     {
         var s = _service;
-        _server.AddMethod("GetInfo", "", async c =>
+        _server.AddMethod("GetInfo", async c =>
         {
             var info = await s.GetInfoAsync(c.Cancellation).ConfigureAwait(false);
             return w => EngineDBusCodec.Write(w, info);
         });
-        _server.AddMethod("ListFilters", "", async c =>
+        _server.AddMethod("ListFilters", async c =>
         {
             var filters = await s.ListFiltersAsync(c.Cancellation).ConfigureAwait(false);
             return w => EngineDBusCodec.Write(w, filters);
         });
-        _server.AddMethod("Balance", EngineDBusCodec.BalanceIn, async c =>
+        _server.AddMethod("Balance", async c =>
         {
             var request = RequestRules.Validate(EngineDBusCodec.ReadBalanceRequest(c.Args));
             var ticket = await s.BalanceAsync(request, c.Cancellation).ConfigureAwait(false);
             return w => w.WriteString(ticket.JobId);
         });
-        _server.AddMethod("ExportCube", EngineDBusCodec.ExportCubeIn, async c =>
+        _server.AddMethod("ExportCube", async c =>
         {
             var request = RequestRules.Validate(EngineDBusCodec.ReadExportCubeRequest(c.Args));
             var ticket = await s.ExportCubeAsync(request, c.Cancellation).ConfigureAwait(false);
             return w => w.WriteString(ticket.JobId);
         });
-        _server.AddMethod("Wait", EngineDBusCodec.WaitIn, async c =>
+        _server.AddMethod("Wait", async c =>
         {
             string id = c.Args.ReadString();
             RequestRules.ValidateJobId(id);
@@ -106,14 +103,14 @@ public sealed class DBusEngineHost : IDisposable
             var result = await s.WaitAsync(id, timeout, c.Cancellation).ConfigureAwait(false);
             return w => EngineDBusCodec.Write(w, result);
         });
-        _server.AddMethod("Cancel", EngineDBusCodec.JobIdIn, async c =>
+        _server.AddMethod("Cancel", async c =>
         {
             string id = c.Args.ReadString();
             RequestRules.ValidateJobId(id);
             bool cancelled = await s.CancelAsync(id, c.Cancellation).ConfigureAwait(false);
             return w => w.WriteBoolean(cancelled);
         });
-        _server.AddMethod("GetJob", EngineDBusCodec.JobIdIn, async c =>
+        _server.AddMethod("GetJob", async c =>
         {
             string id = c.Args.ReadString();
             RequestRules.ValidateJobId(id);
@@ -127,14 +124,6 @@ public sealed class DBusEngineHost : IDisposable
 
     private void OnCompleted(object? sender, JobCompletedEventArgs e) =>
         _server.EmitSignal("JobCompleted", w => EngineDBusCodec.Write(w, e));
-
-    private static string LoadIntrospectionXml()
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("org.latentbalance.Engine1.xml")
-            ?? throw new InvalidOperationException("embedded resource org.latentbalance.Engine1.xml is missing from LatentBalance.Bridge");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
 
     /// <summary>Stops serving: unsubscribes from the service, flushes queued replies/signals, releases the name.</summary>
     public void Dispose()

@@ -26,8 +26,8 @@ public sealed class DBusMethodCall
 /// <summary>
 /// Exports one object (path + interface) on a <see cref="DBusConnection"/>: routes method calls by member to async
 /// handlers on the thread pool (long work never blocks the loop thread; the reply is sent when the handler finishes),
-/// checks argument signatures, answers org.freedesktop.DBus.Introspectable.Introspect (returning the given XML) and
-/// org.freedesktop.DBus.Peer, turns exceptions into D-Bus error replies, and emits signals.
+/// checks argument signatures against the interface's XML, answers org.freedesktop.DBus.Introspectable.Introspect
+/// (returning that XML) and org.freedesktop.DBus.Peer, turns exceptions into D-Bus error replies, and emits signals.
 /// </summary>
 public sealed class DBusServer : IDisposable
 {
@@ -41,33 +41,34 @@ public sealed class DBusServer : IDisposable
     private int _inFlight;
     private bool _started;
 
-    public DBusServer(DBusConnection connection, string objectPath, string interfaceName, string introspectionXml)
+    public DBusServer(DBusConnection connection, string objectPath, DBusInterface iface)
     {
         Names.CheckPath(objectPath);
-        Names.CheckInterface(interfaceName);
+        Names.CheckInterface(iface.Name);
         Connection = connection;
         ObjectPath = objectPath;
-        InterfaceName = interfaceName;
-        IntrospectionXml = introspectionXml;
+        Interface = iface;
     }
 
     public DBusConnection Connection { get; }
     public string ObjectPath { get; }
-    public string InterfaceName { get; }
-    public string IntrospectionXml { get; }
+    public DBusInterface Interface { get; }
+    public string InterfaceName => Interface.Name;
 
     /// <summary>Method calls being handled right now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
     /// <summary>
-    /// Registers a method. <paramref name="handler"/> returns the reply body writer (null for an empty reply);
+    /// Registers a method of the XML; a call is handled only if its arguments have the XML's in signature.
+    /// <paramref name="handler"/> returns the reply body writer (null for an empty reply);
     /// exceptions become error replies (<see cref="BridgeException"/> → org.latentbalance.Engine1.Error.&lt;Code&gt;).
     /// </summary>
-    public void AddMethod(string member, string inSignature, Func<DBusMethodCall, Task<Action<MessageWriter>?>> handler)
+    public void AddMethod(string member, Func<DBusMethodCall, Task<Action<MessageWriter>?>> handler)
     {
-        Names.CheckMember(member);
         if (_started) throw new InvalidOperationException("add methods before Start()");
-        _methods[member] = new Method(inSignature, handler);
+        if (!Interface.Methods.TryGetValue(member, out var sig))
+            throw new ArgumentException($"method '{member}' is not in the introspection XML of '{InterfaceName}'");
+        _methods[member] = new Method(sig.In, handler);
     }
 
     public void Start()
@@ -147,7 +148,7 @@ public sealed class DBusServer : IDisposable
         {
             if (member != "Introspect")
                 throw new DBusErrorException("org.freedesktop.DBus.Error.UnknownMethod", $"no method '{member}' in interface '{IntrospectableInterface}'");
-            return Reply(Expect(call, signature, ""), w => w.WriteString(IntrospectionXml));
+            return Reply(Expect(call, signature, ""), w => w.WriteString(Interface.Xml));
         }
 
         if (iface is not null && iface != InterfaceName)

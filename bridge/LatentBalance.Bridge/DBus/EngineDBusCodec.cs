@@ -5,21 +5,11 @@ namespace LatentBalance.Bridge.DBus;
 
 /// <summary>
 /// The D-Bus marshalling of the contract types, shared by <see cref="DBusEngineHost"/> and <see cref="DBusEngineClient"/>
-/// so that both sides agree by construction. Signatures are documented in org.latentbalance.Engine1.xml.
+/// so that both sides agree by construction. The signatures are those of org.latentbalance.Engine1.xml
+/// (<see cref="DBusInterface.Engine"/>); IntrospectionXmlTests checks that this codec writes exactly them.
 /// </summary>
 public static class EngineDBusCodec
 {
-    public const string GetInfoOut = "ssasasua{ss}";
-    public const string ListFiltersOut = "a(sssa(ssbssss))";
-    public const string BalanceIn = "sssa{ss}sb";
-    public const string ExportCubeIn = "sssa{ss}ib";
-    public const string JobIdIn = "s";
-    public const string WaitIn = "si";
-    public const string WaitOut = "ssssta{ss}";
-    public const string GetJobOut = "sdssss";
-    public const string JobProgressArgs = "sds";
-    public const string JobCompletedArgs = "sssss";
-
     // ---- EngineInfo: (s version, s device, as models, as filters, u protocol, a{ss} details) ----
     public static void Write(MessageWriter w, EngineInfo info) => w
         .WriteString(info.Version)
