@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Runtime;
 using LatentBalance.Engine.Vae;

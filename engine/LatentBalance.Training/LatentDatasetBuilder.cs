@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Balancer;
 using System.Diagnostics;
 using System.Text.Json;
 using LatentBalance.Engine.Color;

@@ -58,7 +58,7 @@ public static class TrainingRun
     {
         using var train = LatentDatasetBuilder.Load(recipe.Caches, LatentDatasetBuilder.Train);
         using var val = LatentDatasetBuilder.Load(recipe.Caches[0], LatentDatasetBuilder.Validation);
-        var config = recipe.BalancerConfig(train.Channels, pack.VaeName);
+        var config = recipe.ConfigFor(train.Channels, pack.VaeName);
         ColorProbe? probe = null;
         double? identityColorMse = null;
         if (recipe.ColorWeight > 0)

@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Balancer;
 using System.CommandLine;
 using System.Globalization;
 using LatentBalance.Engine.Pipeline;

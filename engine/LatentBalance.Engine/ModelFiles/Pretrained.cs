@@ -92,11 +92,11 @@ public static class Pretrained
     public static void LoadInto(nn.Module module, IReadOnlyDictionary<string, Tensor> weights, string source)
     {
         var own = module.state_dict();
-        var missing = own.Keys.Where(k => !weights.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
-        var unexpected = weights.Keys.Where(k => !own.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        // in the module's order (the first layers first), unexpected keys in the file's
+        var missing = own.Keys.Where(k => !weights.ContainsKey(k)).ToList();
+        var unexpected = weights.Keys.Where(k => !own.ContainsKey(k)).ToList();
         var shapes = own.Where(kv => weights.TryGetValue(kv.Key, out var w) && !w.shape.SequenceEqual(kv.Value.shape))
-                        .Select(kv => $"{kv.Key} (file [{string.Join(",", weights[kv.Key].shape)}], model [{string.Join(",", kv.Value.shape)}])")
-                        .Order(StringComparer.Ordinal).ToList();
+                        .Select(kv => $"{kv.Key} (file [{string.Join(",", weights[kv.Key].shape)}], model [{string.Join(",", kv.Value.shape)}])").ToList();
         if (missing.Count + unexpected.Count + shapes.Count > 0)
         {
             var sb = new StringBuilder($"{source}: weights do not fit the model");

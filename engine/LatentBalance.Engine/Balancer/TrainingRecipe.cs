@@ -1,12 +1,12 @@
-using LatentBalance.Engine.Balancer;
-
-namespace LatentBalance.Training;
+namespace LatentBalance.Engine.Balancer;
 
 /// <summary>
-/// A training run, with the one set of defaults: <c>latentbalance train</c> binds its options onto this record (each
-/// option's default is the value here), and the three stages read it: the dataset (<see cref="LatentDatasetBuilder"/>:
-/// photos → latent cache), the fit (<see cref="BalancerTrainer"/>: the balancer) and the strength head
-/// (<see cref="StrengthHeadTrainer"/>). <see cref="TrainingRun"/> runs the stages.
+/// How a balancer is made (beside <see cref="BalancerConfig"/>, what it is), with the one set of defaults:
+/// <c>latentbalance train</c> binds its options onto this record (each option's default is the value here), and the
+/// three stages of the training assembly read it: the dataset (<c>LatentDatasetBuilder</c>: photos → latent cache),
+/// the fit (<c>BalancerTrainer</c>: the balancer) and the strength head (<c>StrengthHeadTrainer</c>);
+/// <c>TrainingRun</c> runs the stages. Data only, here rather than in LatentBalance.Training so that the CLI shows
+/// these defaults without loading that assembly (balancing and the daemon never load it).
 /// </summary>
 public sealed record TrainingRecipe
 {
@@ -64,7 +64,7 @@ public sealed record TrainingRecipe
     /// <summary>Share of each batch whose input is replaced by its clean latent (the target stays the clean latent):
     /// identity pairs at no encoding cost, so the balancer learns to leave a good photo alone.</summary>
     public double IdentityFraction { get; init; } = 0.15;
-    /// <summary>Weight of the colour term (squared error of a linear colour read-out of the latent, <see cref="ColorProbe"/>); 0: latent loss only.</summary>
+    /// <summary>Weight of the colour term (squared error of a linear colour read-out of the latent, <c>ColorProbe</c>); 0: latent loss only.</summary>
     public double ColorWeight { get; init; } = 30.0;
     public int CheckpointEverySteps { get; init; } = 500;
     /// <summary>Resume from the last checkpoint in <see cref="CheckpointDir"/> when there is one.</summary>
@@ -93,7 +93,7 @@ public sealed record TrainingRecipe
     public string CheckpointDir => Path.Combine(OutDir, "checkpoints");
 
     /// <summary>The balancer this recipe trains, on latents of <paramref name="latentChannels"/> channels from the VAE named <paramref name="vae"/>.</summary>
-    public BalancerConfig BalancerConfig(int latentChannels, string vae) => new()
+    public BalancerConfig ConfigFor(int latentChannels, string vae) => new()
     {
         LatentChannels = latentChannels, Width = Width, NumBlocks = NumBlocks, HeadBlocks = HeadBlocks,
         GlobalQuantiles = GlobalQuantiles, TrunkGlobal = TrunkGlobal, Vae = vae, TileSize = TileSize,
