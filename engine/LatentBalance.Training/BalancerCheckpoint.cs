@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.ModelFiles;
 
 namespace LatentBalance.Training;
 
@@ -12,7 +13,7 @@ public static class BalancerCheckpoint
     public static void Save(string dir, BalancerNet net, CheckpointState state)
     {
         var last = Path.Combine(dir, "last");
-        BalancerWeights.Save(net, last, new Dictionary<string, string> { ["step"] = state.Step.ToString() });
+        net.Save(last, new Dictionary<string, string> { ["step"] = state.Step.ToString() });
         var path = Path.Combine(last, StateFile);
         File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(state, Json));
         File.Move(path + ".tmp", path, true);
@@ -25,11 +26,12 @@ public static class BalancerCheckpoint
         var last = Path.Combine(dir, "last");
         var statePath = Path.Combine(last, StateFile);
         if (!File.Exists(statePath)) return false;
-        var saved = BalancerWeights.Load(last);
-        if (saved.Config.ToJson() != net.Config.ToJson())
-            throw new InvalidOperationException($"{last}: the checkpoint's balancer config differs from the one asked for; use a new checkpoint folder");
-        BalancerWeights.LoadInto(net, saved.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone()), last);
-        saved.Dispose();
+        using (var saved = BalancerNet.Load(last))
+        {
+            if (Pretrained.ToJson(saved.Config) != Pretrained.ToJson(net.Config))
+                throw new InvalidOperationException($"{last}: the checkpoint's balancer config differs from the one asked for; use a new checkpoint folder");
+            Pretrained.LoadInto(net, saved.state_dict(), last);
+        }
         state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(statePath)) ?? state;
         return true;
     }

@@ -8,40 +8,6 @@ using static TorchSharp.torch;
 
 namespace LatentBalance.Training;
 
-public sealed record TrainOptions
-{
-    public int Epochs { get; init; } = 20;
-    public int BatchSize { get; init; } = 32;
-    public double LearningRate { get; init; } = 3e-4;
-    public double MinLearningRate { get; init; } = 1e-5;
-    public int Seed { get; init; } = 1;
-    /// <summary>Stop after this many optimiser steps in total (0: no limit), e.g. for smoke tests.</summary>
-    public int MaxSteps { get; init; }
-    /// <summary>Folder for checkpoints, the loss history and the loss plot; null: none written.</summary>
-    public string? CheckpointDir { get; init; }
-    public int CheckpointEverySteps { get; init; } = 500;
-    public bool Resume { get; init; } = true;
-    /// <summary>Wall-time budget (0: none): after 20 steps the total is cut to what fits, and the
-    /// learning-rate schedule follows the cut.</summary>
-    public double MaxMinutes { get; init; }
-    /// <summary>Share of each batch whose input is replaced by its clean latent (the target stays
-    /// the clean latent): identity pairs at no encoding cost, so the balancer learns to leave a good
-    /// photo alone.</summary>
-    public double IdentityFraction { get; init; }
-    /// <summary>Return the weights of the epoch with the lowest validation latent MSE (also kept in
-    /// <c>CheckpointDir/best</c>) instead of the last ones.</summary>
-    public bool KeepBest { get; init; } = true;
-    /// <summary>Colour read-out of the latent (<see cref="ColorProbe"/>); with it each epoch also
-    /// records the colour error (a diagnostic: the best epoch is still chosen by the latent MSE,
-    /// which followed the validation CIEDE2000 where the colour error did not; docs/MODEL.md).</summary>
-    public ColorProbe? ColorProbe { get; init; }
-    /// <summary>Weight of the colour term (squared error of the read-out colours) added to the loss; needs <see cref="ColorProbe"/>.</summary>
-    public double ColorWeight { get; init; }
-    /// <summary>A trained balancer folder to start from (a fine-tune) when there is no checkpoint to
-    /// resume; its config must be the one asked for.</summary>
-    public string? InitFrom { get; init; }
-}
-
 /// <summary>One point of the loss history.</summary>
 /// <remarks>The beta-NLL loss is not a measure of progress on its own (its variance term rises as the
 /// predicted variance shrinks to the error), so each epoch also records the mean squared error of
@@ -66,43 +32,47 @@ public sealed class BalancerTrainer
     /// <summary>The epoch whose weights <see cref="Train"/> returned, when it kept the best one.</summary>
     public BestPoint? Best { get; private set; }
 
-    public BalancerNet Train(LatentPairs train, LatentPairs? validation, BalancerConfig config, TrainOptions options,
+    /// <summary>Trains a balancer of <paramref name="config"/> by the recipe's fit settings. With a colour read-out
+    /// (<paramref name="probe"/>) each epoch also records the colour error (a diagnostic: the best epoch is still
+    /// chosen by the latent MSE, which followed the validation CIEDE2000 where the colour error did not; docs/MODEL.md),
+    /// and the recipe's <see cref="TrainingRecipe.ColorWeight"/> adds the colour term to the loss.</summary>
+    public BalancerNet Train(LatentPairs train, LatentPairs? validation, BalancerConfig config, TrainingRecipe options, ColorProbe? probe = null,
         IProgress<TrainProgress>? progress = null, CancellationToken cancel = default)
     {
         if (train.Count == 0) throw new ArgumentException("no training pairs");
         if (train.Channels != config.LatentChannels)
             throw new ArgumentException($"the latents have {train.Channels} channels but the balancer config says {config.LatentChannels}");
-        torch.manual_seed(options.Seed);
+        torch.manual_seed(options.FitSeed);
         var net = new BalancerNet(config);
         int startStep = 0;
-        if (options.CheckpointDir != null && options.Resume && BalancerCheckpoint.TryLoad(options.CheckpointDir, net, out var state))
+        if (options.Resume && BalancerCheckpoint.TryLoad(options.CheckpointDir, net, out var state))
         {
             startStep = state.Step;
             History.AddRange(state.History);
         }
-        else if (options.InitFrom != null)
+        else if (options.Balancer != null)
         {
-            using var init = BalancerWeights.Load(options.InitFrom);
-            if (init.Config.ToJson() != config.ToJson())
-                throw new ArgumentException($"{options.InitFrom}: its balancer config differs from the one asked for (width, blocks, head blocks and options must match)");
-            BalancerWeights.CopyMatching(init, net);
+            using var init = BalancerNet.Load(options.Balancer);
+            if (Pretrained.ToJson(init.Config) != Pretrained.ToJson(config))
+                throw new ArgumentException($"{options.Balancer}: its balancer config differs from the one asked for (width, blocks, head blocks and options must match)");
+            net.CopyMatchingFrom(init);
         }
         net.train();
         var opt = optim.Adam(net.parameters(), options.LearningRate);
         int stepsPerEpoch = Math.Max(1, train.Count / options.BatchSize);
         int totalSteps = options.Epochs * stepsPerEpoch;
         if (options.MaxSteps > 0) totalSteps = Math.Min(totalSteps, options.MaxSteps);
-        var rng = new Random(options.Seed);
-        var identityGen = new Generator((ulong)options.Seed + 17);
+        var rng = new Random(options.FitSeed);
+        var identityGen = new Generator((ulong)options.FitSeed + 17);
         Dictionary<string, Tensor>? bestWeights = null;
         double bestMse = double.PositiveInfinity; int bestStep = 0;
-        var bestDir = options.CheckpointDir == null ? null : Path.Combine(options.CheckpointDir, "best");
-        if (options.ColorWeight > 0 && options.ColorProbe == null) throw new ArgumentException("a colour weight needs a colour probe");
-        if (options.KeepBest && startStep > 0 && bestDir != null && File.Exists(Path.Combine(bestDir, BalancerWeights.WeightsFile))
+        var bestDir = Path.Combine(options.CheckpointDir, "best");
+        if (options.ColorWeight > 0 && probe == null) throw new ArgumentException("a colour weight needs a colour probe");
+        if (options.KeepBest && startStep > 0 && File.Exists(Path.Combine(bestDir, BalancerNet.WeightsFile))
             && History.Where(h => h.ValidationMse.HasValue).MinBy(h => h.ValidationMse) is { } prior)
         {
             // resumed: the best epoch so far is the one saved in best/ (checked against the net when loaded back)
-            bestWeights = SafeTensors.Read(Path.Combine(bestDir, BalancerWeights.WeightsFile));
+            bestWeights = SafeTensors.Read(Path.Combine(bestDir, BalancerNet.WeightsFile));
             bestMse = prior.ValidationMse!.Value; bestStep = prior.Step;
         }
         var sw = Stopwatch.StartNew();
@@ -129,7 +99,7 @@ public sealed class BalancerTrainer
                 opt.zero_grad();
                 var (mean, logVar) = net.forward(x);
                 var loss = BalancerLoss.Compute(mean, logVar, y, yLogVar);
-                if (options.ColorWeight > 0) loss = loss.Plus(options.ColorProbe!.Error(mean, y).Times(options.ColorWeight));
+                if (options.ColorWeight > 0) loss = loss.Plus(probe!.Error(mean, y).Times(options.ColorWeight));
                 loss.backward();
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0);
                 opt.step();
@@ -147,8 +117,8 @@ public sealed class BalancerTrainer
                 progress?.Report(new TrainProgress(step, totalSteps, epoch, running / Math.Max(1, runningCount), sw.Elapsed));
             if (epochEnd)
             {
-                var vm = validation is { Count: > 0 } ? Measure(net, validation, options.BatchSize, probe: options.ColorProbe) : default((double, double, double?)?);
-                var tm = Measure(net, train, options.BatchSize, TrainMseSubset, options.ColorProbe);
+                var vm = validation is { Count: > 0 } ? Measure(net, validation, options.BatchSize, probe: probe) : default((double, double, double?)?);
+                var tm = Measure(net, train, options.BatchSize, TrainMseSubset, probe);
                 var point = new LossPoint(step, epoch, running / Math.Max(1, runningCount), vm?.Item1, tm.Mse, vm?.Item2, tm.ColorMse, vm?.Item3);
                 History.Add(point);
                 progress?.Report(new TrainProgress(step, totalSteps, epoch, point.TrainLoss, sw.Elapsed, point));
@@ -157,17 +127,17 @@ public sealed class BalancerTrainer
                     bestMse = v; bestStep = step;
                     if (bestWeights != null) foreach (var t in bestWeights.Values) t.Dispose();
                     bestWeights = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-                    if (bestDir != null)
-                        BalancerWeights.Save(net, bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_mse"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
+                    net.Save(bestDir, new Dictionary<string, string> { ["step"] = step.ToString(), ["validation_mse"] = v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
                 }
                 running = 0; runningCount = 0;
             }
-            if (options.CheckpointDir != null && (epochEnd || step % options.CheckpointEverySteps == 0))
+            if (epochEnd || step % options.CheckpointEverySteps == 0)
                 BalancerCheckpoint.Save(options.CheckpointDir, net, new CheckpointState(step, History.ToList()));
         }
         if (bestWeights != null)
         {
-            BalancerWeights.LoadInto(net, bestWeights, "best epoch");
+            Pretrained.LoadInto(net, bestWeights, "best epoch");
+            foreach (var t in bestWeights.Values) t.Dispose();
             Best = new BestPoint(bestStep, bestMse);
         }
         net.eval();

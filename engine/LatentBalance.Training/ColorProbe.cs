@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Runtime;
 using LatentBalance.Engine.Vae;
@@ -13,7 +14,7 @@ namespace LatentBalance.Training;
 ///
 /// Why: the method judges a balanced latent only by the colours its decode gives, but the latent
 /// MSE weighs all channels alike, and most of a latent is texture. The trainer can add the squared
-/// error of this read-out (<see cref="TrainOptions.ColorWeight"/>), a colour term that costs a 1x1
+/// error of this read-out (<see cref="TrainingRecipe.ColorWeight"/>), a colour term that costs a 1x1
 /// convolution instead of a pass through the decoder.
 /// </summary>
 public sealed class ColorProbe : IDisposable

@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Balancer;
 using System.Diagnostics;
 using System.Text.Json;
 using LatentBalance.Engine.Color;
@@ -11,25 +12,6 @@ using static TorchSharp.torch;
 
 namespace LatentBalance.Training;
 
-public sealed record DatasetOptions
-{
-    public required string PhotosDir { get; init; }
-    public string? LutsDir { get; init; }
-    public required string CacheDir { get; init; }
-    /// <summary>Distorted variants made from each photo (one random crop per photo, encoded once; each variant its own distortion).</summary>
-    public int VariantsPerPhoto { get; init; } = 4;
-    /// <summary>Share of variants left undistorted, so the balancer learns to leave good photos alone.</summary>
-    public double IdentityFraction { get; init; } = 0.1;
-    public int Seed { get; init; } = 2026;
-    public int TileSize { get; init; } = 224;
-    public int EncodeBatch { get; init; } = 32;
-    public int ShardSize { get; init; } = 256;
-    /// <summary>Use at most this many photos of the split (0: all); for smoke tests.</summary>
-    public int MaxPhotos { get; init; }
-    /// <summary>Smallest share of each side kept by the random crop.</summary>
-    public double MinCrop { get; init; } = 0.6;
-}
-
 public sealed record DatasetProgress(string Split, int Done, int Total, TimeSpan Elapsed);
 
 /// <summary>
@@ -37,9 +19,10 @@ public sealed record DatasetProgress(string Split, int Done, int Total, TimeSpan
 /// fitted and padded as at inference), each distorted by a seeded recipe, both tiles encoded by
 /// the VAE. Latent pairs are written in safetensors shards of a fixed size; a shard that exists is
 /// skipped, so an interrupted build resumes where it stopped. Photos and LUTs are split into
-/// train and validation by <see cref="DataSplit"/>; validation uses only validation LUTs.
+/// train and validation by <see cref="DataSplit"/>; validation uses only validation LUTs. The cache is the recipe's
+/// first (<see cref="TrainingRecipe.Caches"/>).
 /// </summary>
-public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
+public sealed class LatentDatasetBuilder(IVae vae, TrainingRecipe options)
 {
     public const string Train = "train";
     public const string Validation = "val";
@@ -56,7 +39,7 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
             foreach (var p in split == Train ? trainLuts : valLuts) luts.Add(CubeFile.Read(p));
         }
         var generator = new DistortionGenerator(new DistortionOptions { Luts = luts });
-        var dir = Path.Combine(options.CacheDir, split);
+        var dir = Path.Combine(options.Caches[0], split);
         Directory.CreateDirectory(dir);
         WriteManifest(dir, split, photos.Count, luts.Count);
 
@@ -99,7 +82,7 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
                     int photo = i / options.VariantsPerPhoto, variant = i % options.VariantsPerPhoto;
                     int seed = StableSeed(options.Seed, photo, variant);
                     var tile = cleanTiles[photo];
-                    if (new Random(seed).NextDouble() < options.IdentityFraction)
+                    if (new Random(seed).NextDouble() < options.DatasetIdentityFraction)
                     {
                         distTiles.Add(tile);
                         recipes.Add($"{Path.GetFileName(photos[photo])}: identity");
@@ -155,7 +138,7 @@ public sealed class LatentDatasetBuilder(IVae vae, DatasetOptions options)
 
     void WriteManifest(string dir, string split, int photos, int luts)
     {
-        var manifest = new { split, vae = vae.Name, photos, luts, options.VariantsPerPhoto, options.IdentityFraction, options.Seed, options.ShardSize, options.TileSize, options.MinCrop };
+        var manifest = new { split, vae = vae.Name, photos, luts, options.VariantsPerPhoto, IdentityFraction = options.DatasetIdentityFraction, options.Seed, options.ShardSize, options.TileSize, options.MinCrop };
         var path = Path.Combine(dir, "manifest.json");
         var json = JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true });
         if (File.Exists(path) && File.ReadAllText(path) != json)

@@ -1,22 +1,11 @@
 using System.Diagnostics;
 using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Training;
-
-public sealed record StrengthTrainOptions
-{
-    public int Steps { get; init; } = 2000;
-    public int BatchSize { get; init; } = 512;
-    public double LearningRate { get; init; } = 1e-3;
-    public double WeightDecay { get; init; } = 1e-4;
-    /// <summary>Weight of the identity samples (each pair's clean latent, which must be left alone)
-    /// against the distorted ones in the loss: above 1 trades correction for leaving good photos alone.</summary>
-    public double IdentityWeight { get; init; } = 1.0;
-    public int Seed { get; init; } = 7;
-}
 
 /// <summary>What the strength head reaches, in the colour read-out's space (RMS colour error per latent, averaged).</summary>
 public sealed record StrengthReport(double DistortedNone, double DistortedBalancer, double DistortedHead, double DistortedBestPerImage,
@@ -44,7 +33,7 @@ public static class StrengthHeadTrainer
     }
 
     /// <summary>Trains <paramref name="net"/>'s strength head in place and reports validation scores.</summary>
-    public static StrengthReport Train(BalancerNet net, LatentPairs train, LatentPairs validation, ColorProbe probe, StrengthTrainOptions options,
+    public static StrengthReport Train(BalancerNet net, LatentPairs train, LatentPairs validation, ColorProbe probe, TrainingRecipe options,
         IProgress<string>? log = null, CancellationToken cancel = default)
     {
         var head = net.Strength ?? throw new ArgumentException("the balancer has no strength head (strength_head is 0 in its config)");
@@ -59,29 +48,29 @@ public static class StrengthHeadTrainer
         using var hold = all.Slice(cut, total);
         log?.Report($"strength head: {cut} training, {total - cut} held-out and {va.Features.shape[0]} validation samples in {sw.Elapsed.TotalSeconds:F0} s");
 
-        torch.manual_seed(options.Seed);
+        torch.manual_seed(options.StrengthSeed);
         head.SetStandardisation(tr.Features);
         head.train();
-        var opt = optim.AdamW(head.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
-        var gen = new Generator((ulong)options.Seed);
+        var opt = optim.AdamW(head.parameters(), options.StrengthLearningRate, weight_decay: options.StrengthWeightDecay);
+        var gen = new Generator((ulong)options.StrengthSeed);
         long n = tr.Features.shape[0];
         // keep the weights of the lowest held-out loss (checked every 100 steps): a head this small
         // on a few thousand photos starts to learn the training photos within a few hundred steps
         double bestLoss = double.PositiveInfinity; int bestStep = 0;
         Dictionary<string, Tensor>? best = null;
-        for (int step = 0; step < options.Steps; step++)
+        for (int step = 0; step < options.StrengthSteps; step++)
         {
             cancel.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var idx = randint(0, n, [Math.Min(options.BatchSize, n)], generator: gen);
+            var idx = randint(0, n, [Math.Min(options.StrengthBatchSize, n)], generator: gen);
             var s = head.forward(tr.Features.index_select(0, idx));
-            var loss = Loss(s, tr.Abc.index_select(0, idx), tr.IsIdentity.index_select(0, idx), options.IdentityWeight);
+            var loss = Loss(s, tr.Abc.index_select(0, idx), tr.IsIdentity.index_select(0, idx), options.StrengthIdentityWeight);
             opt.zero_grad();
             loss.backward();
             opt.step();
             if ((step + 1) % 100 == 0)
             {
-                double v = HeldOutLoss(head, hold, options.IdentityWeight);
+                double v = HeldOutLoss(head, hold, options.StrengthIdentityWeight);
                 if (v < bestLoss)
                 {
                     bestLoss = v; bestStep = step + 1;
@@ -92,12 +81,13 @@ public static class StrengthHeadTrainer
             if ((step + 1) % 500 == 0)
             {
                 var r = Report(head, va);
-                log?.Report($"strength head step {step + 1}/{options.Steps}: loss {loss.item<float>():F5}; validation RMS colour error {r.DistortedHead:F5} distorted, {r.IdentityHead:F5} identity; mean strength {r.MeanStrengthDistorted:F2} / {r.MeanStrengthIdentity:F2}");
+                log?.Report($"strength head step {step + 1}/{options.StrengthSteps}: loss {loss.item<float>():F5}; validation RMS colour error {r.DistortedHead:F5} distorted, {r.IdentityHead:F5} identity; mean strength {r.MeanStrengthDistorted:F2} / {r.MeanStrengthIdentity:F2}");
             }
         }
         if (best != null)
         {
-            BalancerWeights.LoadInto(head, best, "the best strength-head step");   // strict copy; disposes the snapshot
+            Pretrained.LoadInto(head, best, "the best strength-head step");   // strict copy
+            foreach (var t in best.Values) t.Dispose();
             log?.Report($"strength head: best held-out loss {bestLoss:F5} at step {bestStep}");
         }
         head.eval();

@@ -18,6 +18,16 @@ public static class TestPack
     public static string CacheDir => Cache.Value;
     public static string MirrorDir => Path.Combine(TestPaths.Shared, "models");
 
+    /// <summary>The shipped pack's TAEF2 config.</summary>
+    public static string Taef2Config => Path.Combine(TestPaths.RepoRoot, "models", "default", "vae", "config.json");
+
+    /// <summary>TAEF2 from the model-store mirror.</summary>
+    public static global::LatentBalance.Engine.Vae.TinyAutoencoder Taef2()
+    {
+        using var store = Store();
+        return global::LatentBalance.Engine.Vae.TinyAutoencoder.Load(Taef2Config, store.Resolve("taef2/taef2_encoder.pth"), store.Resolve("taef2/taef2_decoder.pth"));
+    }
+
     public static ModelStore Store() => new(null, new ModelStoreOptions { CacheDir = CacheDir, MirrorDir = MirrorDir, UseEnvironment = false, AllowDownload = false });
 
     /// <summary>Environment for a child CLI process using this pack.</summary>
@@ -32,14 +42,16 @@ public static class TestPack
     {
         var dir = TestPaths.TempDir("pack");
         File.WriteAllText(Path.Combine(dir, "pack.json"), """
-            { "name": "test", "vae": { "type": "tiny", "preset": "taef2", "encoder": "taef2/taef2_encoder.pth", "decoder": "taef2/taef2_decoder.pth" }, "balancer": "balancer" }
+            { "name": "test", "vae": { "type": "tiny", "config": "vae/config.json", "encoder": "taef2/taef2_encoder.pth", "decoder": "taef2/taef2_decoder.pth" }, "balancer": "balancer" }
             """);
+        System.IO.Directory.CreateDirectory(Path.Combine(dir, "vae"));
+        File.Copy(Taef2Config, Path.Combine(dir, "vae", "config.json"));
         manual_seed(7);
         using var net = new BalancerNet(new BalancerConfig { LatentChannels = 32, Width = 16, NumBlocks = 2, AttentionAfter = [1], AttentionHeads = 2, GlobalWidth = 16 });
         using (no_grad())
             foreach (var (name, p) in net.named_parameters())
                 if (name.StartsWith("conv_out")) p.add_(randn_like(p) * 0.02);
-        BalancerWeights.Save(net, Path.Combine(dir, "balancer"));
+        net.Save(Path.Combine(dir, "balancer"));
         return dir;
     }
 }

@@ -14,7 +14,11 @@ static class ModelsCommand
         {
             using var store = new ModelStore();
             Console.WriteLine($"cache: {store.CacheDir}" + (store.MirrorDir != null ? $"  mirror: {store.MirrorDir}" : ""));
-            Console.WriteLine($"pack:  {ModelPack.DefaultDirectory()}");
+            var dir = ModelPack.DefaultDirectory();
+            string about;
+            try { var m = ModelPack.Open(dir).Manifest; about = m.Name + (m.Description is { } d ? ": " + d : ""); }
+            catch (ModelFileException e) { about = e.Message; }
+            Console.WriteLine($"pack:  {dir} ({about})");
             foreach (var s in store.List())
                 Console.WriteLine($"{s.Status,-8} {s.Entry.Id,-28} {s.Entry.Sha256[..12]}  {s.Entry.Url}");
             return 0;

@@ -1,13 +1,14 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using LatentBalance.Engine.ModelFiles;
 
 namespace LatentBalance.Engine.Balancer;
 
 /// <summary>
-/// Shape of the balancer network, stored as JSON beside its safetensors weights
-/// (the way diffusers keeps a config.json next to the model file).
+/// Shape of the balancer network, stored as JSON beside its safetensors weights (the way diffusers keeps a
+/// config.json next to the model file), read by <see cref="Pretrained.ReadConfig{T}"/>. A field missing from
+/// the file takes the default here (the shape of older packs); a field this record does not know is refused.
 /// </summary>
-public sealed record BalancerConfig
+public sealed record BalancerConfig : IModelConfig
 {
     /// <summary>Latent channels of the VAE this balancer works on (32 for TAEF2, 4 for the SD VAE).</summary>
     [JsonPropertyName("latent_channels")] public int LatentChannels { get; init; } = 32;
@@ -84,38 +85,24 @@ public sealed record BalancerConfig
     /// <summary>Tile size the latents were made from: the engine shrinks photos to this tile.</summary>
     [JsonPropertyName("tile_size")] public int TileSize { get; init; } = 224;
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-
-    public static BalancerConfig FromJson(string json, string nameForErrors = "balancer config")
-    {
-        BalancerConfig? c;
-        try { c = JsonSerializer.Deserialize<BalancerConfig>(json); }
-        catch (JsonException e) { throw new FormatException($"{nameForErrors}: not a valid balancer config: {e.Message}", e); }
-        if (c == null) throw new FormatException($"{nameForErrors}: empty balancer config");
-        c.Validate(nameForErrors);
-        return c;
-    }
-
     public void Validate(string nameForErrors = "balancer config")
     {
-        if (LatentChannels < 1 || LatentChannels > 1024) throw new FormatException($"{nameForErrors}: latent_channels {LatentChannels} out of range");
-        if (Width < 8 || Width > 4096) throw new FormatException($"{nameForErrors}: width {Width} out of range");
-        if (HeadBlocks < 0 || HeadBlocks > 64) throw new FormatException($"{nameForErrors}: head_blocks {HeadBlocks} out of range");
-        if (HeadExpansion < 1 || HeadExpansion > 16) throw new FormatException($"{nameForErrors}: head_expansion {HeadExpansion} out of range");
-        if (NumBlocks < 1 || NumBlocks > 64) throw new FormatException($"{nameForErrors}: num_blocks {NumBlocks} out of range");
-        if (AttentionHeads < 1 || Width % AttentionHeads != 0) throw new FormatException($"{nameForErrors}: width {Width} is not divisible by attention_heads {AttentionHeads}");
+        if (LatentChannels < 1 || LatentChannels > 1024) throw new ModelFileException($"{nameForErrors}: latent_channels {LatentChannels} out of range");
+        if (Width < 8 || Width > 4096) throw new ModelFileException($"{nameForErrors}: width {Width} out of range");
+        if (HeadBlocks < 0 || HeadBlocks > 64) throw new ModelFileException($"{nameForErrors}: head_blocks {HeadBlocks} out of range");
+        if (HeadExpansion < 1 || HeadExpansion > 16) throw new ModelFileException($"{nameForErrors}: head_expansion {HeadExpansion} out of range");
+        if (NumBlocks < 1 || NumBlocks > 64) throw new ModelFileException($"{nameForErrors}: num_blocks {NumBlocks} out of range");
+        if (AttentionHeads < 1 || Width % AttentionHeads != 0) throw new ModelFileException($"{nameForErrors}: width {Width} is not divisible by attention_heads {AttentionHeads}");
         foreach (var q in GlobalQuantiles)
-            if (!(q >= 0 && q <= 1)) throw new FormatException($"{nameForErrors}: global_quantiles level {q} is not in 0..1");
-        if (StrengthHead < 0 || StrengthHead > 4096) throw new FormatException($"{nameForErrors}: strength_head {StrengthHead} out of range (0: none)");
-        if (!(StrengthMax > 0 && StrengthMax <= 8)) throw new FormatException($"{nameForErrors}: strength_max {StrengthMax} is not in (0, 8]");
-        if (!(StrengthScale > 0 && StrengthScale <= 8)) throw new FormatException($"{nameForErrors}: strength_scale {StrengthScale} is not in (0, 8]");
-        if (StrengthColorStats && StrengthHead == 0) throw new FormatException($"{nameForErrors}: strength_color_stats needs strength_head > 0");
-        if (TrunkGlobal && HeadBlocks == 0) throw new FormatException($"{nameForErrors}: trunk_global needs head_blocks > 0");
-        if (TileSize < 64 || TileSize > 1024 || TileSize % 16 != 0) throw new FormatException($"{nameForErrors}: tile_size {TileSize} is not a multiple of 16 in 64..1024");
-        if (string.IsNullOrWhiteSpace(Vae)) throw new FormatException($"{nameForErrors}: vae is empty (\"custom\": not checked)");
+            if (!(q >= 0 && q <= 1)) throw new ModelFileException($"{nameForErrors}: global_quantiles level {q} is not in 0..1");
+        if (StrengthHead < 0 || StrengthHead > 4096) throw new ModelFileException($"{nameForErrors}: strength_head {StrengthHead} out of range (0: none)");
+        if (!(StrengthMax > 0 && StrengthMax <= 8)) throw new ModelFileException($"{nameForErrors}: strength_max {StrengthMax} is not in (0, 8]");
+        if (!(StrengthScale > 0 && StrengthScale <= 8)) throw new ModelFileException($"{nameForErrors}: strength_scale {StrengthScale} is not in (0, 8]");
+        if (StrengthColorStats && StrengthHead == 0) throw new ModelFileException($"{nameForErrors}: strength_color_stats needs strength_head > 0");
+        if (TrunkGlobal && HeadBlocks == 0) throw new ModelFileException($"{nameForErrors}: trunk_global needs head_blocks > 0");
+        if (TileSize < 64 || TileSize > 1024 || TileSize % 16 != 0) throw new ModelFileException($"{nameForErrors}: tile_size {TileSize} is not a multiple of 16 in 64..1024");
+        if (string.IsNullOrWhiteSpace(Vae)) throw new ModelFileException($"{nameForErrors}: vae is empty (\"custom\": not checked)");
         foreach (var a in AttentionAfter)
-            if (a < 0 || a >= NumBlocks) throw new FormatException($"{nameForErrors}: attention_after index {a} is not a block index");
+            if (a < 0 || a >= NumBlocks) throw new ModelFileException($"{nameForErrors}: attention_after index {a} is not a block index");
     }
 }

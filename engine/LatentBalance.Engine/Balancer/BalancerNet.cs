@@ -1,3 +1,4 @@
+using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -71,6 +72,38 @@ public sealed class BalancerNet : nn.Module<Tensor, (Tensor Mean, Tensor LogVar)
             trunk_global?.weight!.zero_();
             trunk_global?.bias!.zero_();
         }
+    }
+
+    /// <summary>A balancer folder holds <c>balancer.json</c> (its <see cref="BalancerConfig"/>) and
+    /// <c>balancer.safetensors</c> (float32 weights, state-dict names) side by side.</summary>
+    public const string WeightsFile = "balancer.safetensors", ConfigFile = "balancer.json";
+
+    /// <summary>Loads a balancer folder strictly (<see cref="Pretrained"/>), in eval mode.</summary>
+    public static BalancerNet Load(string folder) =>
+        Pretrained.Build(() => new BalancerNet(Pretrained.ReadConfig<BalancerConfig>(Path.Combine(folder, ConfigFile))), net =>
+        {
+            Pretrained.LoadInto(net, Path.Combine(folder, WeightsFile));
+            net.eval();
+        });
+
+    /// <summary>Writes the folder <see cref="Load"/> reads.</summary>
+    public void Save(string folder, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Directory.CreateDirectory(folder);
+        var tensors = state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().to(float32));
+        SafeTensors.Write(Path.Combine(folder, WeightsFile), tensors, metadata);
+        foreach (var t in tensors.Values) t.Dispose();
+        Pretrained.WriteConfig(Config, Path.Combine(folder, ConfigFile));
+    }
+
+    /// <summary>Copies every parameter and buffer of <paramref name="from"/> that this net has with the same
+    /// name and shape (e.g. a trained balancer into the same shape with a new head).</summary>
+    public void CopyMatchingFrom(BalancerNet from)
+    {
+        var src = from.state_dict();
+        using var _ = no_grad();
+        foreach (var (k, t) in state_dict())
+            if (src.TryGetValue(k, out var s) && s.shape.SequenceEqual(t.shape)) t.copy_(s);
     }
 
     public override (Tensor Mean, Tensor LogVar) forward(Tensor z)

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Vae;
@@ -8,28 +6,61 @@ using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Pipeline;
 
-/// <summary>Which VAE a pack uses and where its files come from.</summary>
+/// <summary>Which VAE a pack uses and where its files come from (<c>pack.json</c>'s <c>vae</c>).</summary>
 public sealed record VaeSpec
 {
     /// <summary>"tiny" (TAESD family) or "autoencoder-kl" (diffusers AutoencoderKL).</summary>
-    [JsonPropertyName("type")] public string Type { get; init; } = "tiny";
-    /// <summary>Tiny autoencoder preset ("taef2", "taesd").</summary>
-    [JsonPropertyName("preset")] public string? Preset { get; init; } = "taef2";
-    /// <summary>Model-store ids (fetched, pinned, hash-checked) or paths relative to the pack.</summary>
-    [JsonPropertyName("encoder")] public string? Encoder { get; init; }
-    [JsonPropertyName("decoder")] public string? Decoder { get; init; }
-    /// <summary>For autoencoder-kl: a folder with config.json and diffusion_pytorch_model.safetensors.</summary>
-    [JsonPropertyName("directory")] public string? Directory { get; init; }
+    public string Type { get; init; } = "tiny";
+    /// <summary>tiny: its <see cref="TinyAutoencoderConfig"/> JSON, relative to the pack.</summary>
+    public string? Config { get; init; }
+    /// <summary>tiny: model-store ids (fetched, pinned, hash-checked) or paths relative to the pack.</summary>
+    public string? Encoder { get; init; }
+    public string? Decoder { get; init; }
+    /// <summary>autoencoder-kl: a folder (relative to the pack; default "vae") with config.json and diffusion_pytorch_model.safetensors.</summary>
+    public string? Directory { get; init; }
 }
 
-/// <summary><c>pack.json</c>: a named VAE plus a trained balancer.</summary>
-public sealed record ModelPackManifest
+/// <summary>How the pack's correction is made from the balanced latent (<c>pack.json</c>'s <c>correction</c>): the
+/// per-photo colour-map fit and the points per side of the baked LUT. A field the file leaves out takes the default here.</summary>
+public sealed record CorrectionSettings
 {
-    [JsonPropertyName("name")] public string Name { get; init; } = "default";
-    [JsonPropertyName("description")] public string? Description { get; init; }
-    [JsonPropertyName("vae")] public VaeSpec Vae { get; init; } = new();
+    public int LutSize { get; init; } = LutBaker.DefaultSize;
+    public ColorMapFitOptions Fit { get; init; } = new();
+}
+
+/// <summary><c>pack.json</c>: a named VAE, a trained balancer and the correction settings; read strictly.</summary>
+public sealed record ModelPackManifest : IModelConfig
+{
+    /// <summary>Reported with every result (<c>BalanceEngine.PackName</c>).</summary>
+    public string Name { get; init; } = "default";
+    /// <summary>Shown by <c>latentbalance models list</c>.</summary>
+    public string? Description { get; init; }
+    public VaeSpec Vae { get; init; } = new();
     /// <summary>Folder (relative to the pack) holding balancer.safetensors and balancer.json.</summary>
-    [JsonPropertyName("balancer")] public string Balancer { get; init; } = "balancer";
+    public string Balancer { get; init; } = "balancer";
+    public CorrectionSettings Correction { get; init; } = new();
+
+    public void Validate(string source)
+    {
+        void Check(bool ok, string why) { if (!ok) throw new ModelFileException($"{source}: {why}"); }
+        Check(!string.IsNullOrWhiteSpace(Name), "name is empty");
+        Check(!string.IsNullOrWhiteSpace(Balancer), "balancer is empty");
+        var v = Vae ?? throw new ModelFileException($"{source}: vae is null");
+        if (v.Type == "tiny")
+            Check(v.Config != null && v.Encoder != null && v.Decoder != null && v.Directory == null,
+                "a tiny VAE names its config, encoder and decoder (and no directory)");
+        else if (v.Type == "autoencoder-kl")
+            Check(v.Config == null && v.Encoder == null && v.Decoder == null, "an autoencoder-kl VAE names only its directory (config.json and the weights in it)");
+        else
+            Check(false, $"unknown VAE type '{v.Type}' (tiny or autoencoder-kl)");
+        var c = Correction ?? throw new ModelFileException($"{source}: correction is null");
+        var f = c.Fit ?? throw new ModelFileException($"{source}: correction.fit is null");
+        Check(c.LutSize is >= 2 and <= 129, $"correction.lut_size must be 2..129, got {c.LutSize}");
+        Check(f.Hidden is >= 1 and <= 4096, $"correction.fit.hidden must be 1..4096, got {f.Hidden}");
+        Check(f.Steps is >= 1 and <= 100_000, $"correction.fit.steps must be 1..100000, got {f.Steps}");
+        Check(f.BatchSize >= 1, $"correction.fit.batch_size must be positive, got {f.BatchSize}");
+        Check(f.LearningRate > 0 && double.IsFinite(f.LearningRate), $"correction.fit.learning_rate must be positive, got {f.LearningRate}");
+    }
 }
 
 /// <summary>
@@ -41,19 +72,24 @@ public sealed class ModelPack
     public const string ManifestFile = "pack.json";
     public const string PackEnvironmentVariable = "LATENTBALANCE_PACK";
 
-    ModelPack(string dir, ModelPackManifest manifest) { Directory = dir; Manifest = manifest; }
+    ModelPack(string dir, ModelPackManifest manifest, TinyAutoencoderConfig? tiny) { Directory = dir; Manifest = manifest; _tiny = tiny; }
+
+    readonly TinyAutoencoderConfig? _tiny;
 
     public string Directory { get; }
     public ModelPackManifest Manifest { get; }
 
+    /// <summary>The correction settings (colour-map fit, LUT size) the pack asks for; the defaults where it says nothing.</summary>
+    public CorrectionSettings Correction => Manifest.Correction;
+
+    /// <summary>Reads <c>pack.json</c> (and a tiny VAE's config) strictly: a field that is not known is refused, naming the file.</summary>
     public static ModelPack Open(string dir)
     {
         var path = Path.Combine(dir, ManifestFile);
         if (!File.Exists(path)) throw new ModelFileException($"{path}: not a model pack (no {ManifestFile})");
-        ModelPackManifest? m;
-        try { m = JsonSerializer.Deserialize<ModelPackManifest>(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ModelFileException($"{path}: invalid pack manifest: {e.Message}", e); }
-        return new ModelPack(Path.GetFullPath(dir), m ?? throw new ModelFileException($"{path}: empty pack manifest"));
+        var m = Pretrained.ReadConfig<ModelPackManifest>(path);
+        var tiny = m.Vae.Type == "tiny" ? Pretrained.ReadConfig<TinyAutoencoderConfig>(Path.Combine(dir, m.Vae.Config!)) : null;
+        return new ModelPack(Path.GetFullPath(dir), m, tiny);
     }
 
     /// <summary>
@@ -74,49 +110,36 @@ public sealed class ModelPack
         return beside;
     }
 
-    /// <summary>Model-store ids this pack needs (to pull or verify them).</summary>
-    public IEnumerable<string> StoreIds()
-    {
-        foreach (var id in new[] { Manifest.Vae.Encoder, Manifest.Vae.Decoder })
-            if (id != null && ModelManifest.BuiltIn.Contains(id)) yield return id;
-    }
-
     public IVae LoadVae(ModelStore store, Device device, CancellationToken cancel = default)
     {
         var v = Manifest.Vae;
-        IVae vae = v.Type switch
-        {
-            "tiny" => TinyAutoencoder.Load(TinyAutoencoderConfig.Preset(v.Preset ?? "taef2"),
-                ResolveFile(store, v.Encoder, "encoder", cancel), ResolveFile(store, v.Decoder, "decoder", cancel)),
-            "autoencoder-kl" => AutoencoderKL.LoadDirectory(Path.Combine(Directory, v.Directory ?? "vae")),
-            _ => throw new ModelFileException($"{Path.Combine(Directory, ManifestFile)}: unknown VAE type '{v.Type}' (tiny or autoencoder-kl)"),
-        };
+        IVae vae = _tiny is not null
+            ? TinyAutoencoder.Load(_tiny, ResolveFile(store, v.Encoder!, cancel), ResolveFile(store, v.Decoder!, cancel))
+            : AutoencoderKL.LoadDirectory(Path.Combine(Directory, v.Directory ?? "vae"));
         vae.MoveTo(device);
         return vae;
     }
 
     /// <summary>The VAE's name as a balancer's config records it (<see cref="BalancerConfig.Vae"/>):
-    /// a tiny autoencoder's preset, "custom" for any other VAE.</summary>
-    public string VaeName => Manifest.Vae.Type == "tiny" ? TinyAutoencoderConfig.Preset(Manifest.Vae.Preset ?? "taef2").Name : "custom";
+    /// a tiny autoencoder's config name, "custom" for any other VAE.</summary>
+    public string VaeName => _tiny?.Name ?? "custom";
 
     public BalancerNet LoadBalancer(Device device)
     {
         var folder = Path.Combine(Directory, Manifest.Balancer);
-        var net = BalancerWeights.Load(folder);
+        var net = BalancerNet.Load(folder);
         if (net.Config.Vae != "custom" && !string.Equals(net.Config.Vae, VaeName, StringComparison.OrdinalIgnoreCase))
         {
             net.Dispose();
-            throw new ModelFileException($"{Path.Combine(folder, "balancer.json")}: the balancer was trained on latents of the VAE '{net.Config.Vae}', but {Path.Combine(Directory, ManifestFile)} uses '{VaeName}'");
+            throw new ModelFileException($"{Path.Combine(folder, BalancerNet.ConfigFile)}: the balancer was trained on latents of the VAE '{net.Config.Vae}', but {Path.Combine(Directory, ManifestFile)} uses '{VaeName}'");
         }
         net.to(device);
         return net;
     }
 
-    string ResolveFile(ModelStore store, string? id, string what, CancellationToken cancel)
+    string ResolveFile(ModelStore store, string id, CancellationToken cancel)
     {
-        if (string.IsNullOrEmpty(id)) throw new ModelFileException($"{Path.Combine(Directory, ManifestFile)}: the VAE {what} is not named");
         var local = Path.Combine(Directory, id);
-        if (File.Exists(local)) return local;
-        return store.Resolve(id, null, cancel);
+        return File.Exists(local) ? local : store.Resolve(id, null, cancel);
     }
 }

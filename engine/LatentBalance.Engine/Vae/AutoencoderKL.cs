@@ -22,10 +22,13 @@ public sealed class AutoencoderKL : IVae
     readonly AutoencoderKLBlocks.Net _net;
     Device _device = CPU;
 
-    AutoencoderKL(AutoencoderKLConfig config, AutoencoderKLBlocks.Net net)
+    /// <summary>The network of <paramref name="config"/>, untrained (load weights with <see cref="Load(string, AutoencoderKLConfig?, Device?)"/>).</summary>
+    public AutoencoderKL(AutoencoderKLConfig config)
     {
+        config.Validate();
+        NativeSetup.EnsureInitialized();
         Config = config;
-        _net = net;
+        _net = new AutoencoderKLBlocks.Net(config);
         _net.eval();
     }
 
@@ -39,10 +42,8 @@ public sealed class AutoencoderKL : IVae
     /// <summary>Parameter names and shapes this config expects in a state dict, in diffusers' naming.</summary>
     public static IReadOnlyDictionary<string, long[]> ExpectedParameters(AutoencoderKLConfig config)
     {
-        config.Validate();
-        NativeSetup.EnsureInitialized();
-        using var net = new AutoencoderKLBlocks.Net(config);
-        return net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
+        using var vae = new AutoencoderKL(config);
+        return vae._net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
     }
 
     /// <summary>Loads a diffusers folder: <c>config.json</c> and <c>diffusion_pytorch_model.safetensors</c> (or their <c>vae/</c> subfolder).</summary>
@@ -54,103 +55,43 @@ public sealed class AutoencoderKL : IVae
         var weights = Path.Combine(d, WeightsFileName);
         if (!File.Exists(cfg)) throw new ModelFileException($"{dir}: no {ConfigFileName} for the VAE");
         if (!File.Exists(weights)) throw new ModelFileException($"{dir}: no {WeightsFileName} for the VAE");
-        return Load(weights, AutoencoderKLConfig.Load(cfg), device);
+        return Load(weights, Pretrained.ReadConfig<AutoencoderKLConfig>(cfg), device);
     }
 
-    /// <summary>Loads weights from a safetensors file (F32/F16/BF16); the config defaults to the SD VAE.</summary>
-    public static AutoencoderKL Load(string weightsPath, AutoencoderKLConfig? config = null, Device? device = null)
-    {
-        var sd = SafeTensors.Read(weightsPath);
-        try
+    /// <summary>Loads weights from a safetensors file (F32/F16/BF16), strictly; the config defaults to the SD VAE.
+    /// Older diffusers attention names (<c>query/key/value/proj_attn</c>, possibly as 1x1 conv weights) are accepted and renamed.</summary>
+    public static AutoencoderKL Load(string weightsPath, AutoencoderKLConfig? config = null, Device? device = null) =>
+        Pretrained.Build(() => new AutoencoderKL(config ?? AutoencoderKLConfig.StableDiffusion), vae =>
         {
-            return FromStateDict(sd, config ?? AutoencoderKLConfig.StableDiffusion, weightsPath, device);
-        }
-        finally
-        {
-            foreach (var t in sd.Values) t.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Builds the network and copies a state dict into it. Every expected key must be present with its
-    /// exact shape and nothing else may be there. Older diffusers attention names
-    /// (<c>query/key/value/proj_attn</c>, possibly as 1x1 conv weights) are accepted and renamed.
-    /// The tensors are copied; the caller keeps ownership of <paramref name="stateDict"/>.
-    /// </summary>
-    public static AutoencoderKL FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, AutoencoderKLConfig config, string source = "state dict", Device? device = null)
-    {
-        config.Validate(source);
-        NativeSetup.EnsureInitialized();
-        var net = new AutoencoderKLBlocks.Net(config);
-        try
-        {
-            var target = net.state_dict();
-            var given = Normalize(stateDict);
-
-            var missing = target.Keys.Where(k => !given.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
-            var unexpected = given.Keys.Where(k => !target.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
-            var wrongShape = target.Keys.Where(given.ContainsKey)
-                .Where(k => !given[k].shape.SequenceEqual(target[k].shape))
-                .OrderBy(k => k, StringComparer.Ordinal)
-                .Select(k => $"{k}: expected [{string.Join(", ", target[k].shape)}], file has [{string.Join(", ", given[k].shape)}]")
-                .ToList();
-            if (missing.Count + unexpected.Count + wrongShape.Count > 0)
-            {
-                var parts = new List<string>();
-                if (missing.Count > 0) parts.Add($"{missing.Count} missing key(s): {Few(missing)}");
-                if (unexpected.Count > 0) parts.Add($"{unexpected.Count} unexpected key(s): {Few(unexpected)}");
-                if (wrongShape.Count > 0) parts.Add($"{wrongShape.Count} shape mismatch(es): {Few(wrongShape)}");
-                throw new ModelFileException($"{source}: does not match the AutoencoderKL config (block_out_channels [{string.Join(", ", config.BlockOutChannels)}], layers_per_block {config.LayersPerBlock}, latent_channels {config.LatentChannels}): {string.Join("; ", parts)}");
-            }
-
-            using (no_grad())
-            {
-                foreach (var (k, p) in target)
-                {
-                    var src = given[k];
-                    if (!src.is_floating_point())
-                        throw new ModelFileException($"{source}: tensor '{k}' has type {src.dtype}, expected a floating-point type");
-                    p.copy_(src);
-                }
-            }
-            var vae = new AutoencoderKL(config, net);
+            Pretrained.LoadInto(vae._net, weightsPath, Rename);
             if (device is not null) vae.MoveTo(device);
-            return vae;
-        }
-        catch
+        });
+
+    /// <summary>Builds the network and copies a state dict into it, strictly (see <see cref="Load(string, AutoencoderKLConfig?, Device?)"/>).
+    /// The tensors are copied; the caller keeps ownership of <paramref name="stateDict"/>.</summary>
+    public static AutoencoderKL FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, AutoencoderKLConfig config, string source = "state dict", Device? device = null) =>
+        Pretrained.Build(() => new AutoencoderKL(config), vae =>
         {
-            net.Dispose();
-            throw;
-        }
-    }
+            Pretrained.LoadInto(vae._net, stateDict.Select(kv => Rename(kv.Key, kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), source);
+            if (device is not null) vae.MoveTo(device);
+        });
 
     static readonly (string Old, string New)[] LegacyAttention =
     [
         (".query.", ".to_q."), (".key.", ".to_k."), (".value.", ".to_v."), (".proj_attn.", ".to_out.0."),
     ];
 
-    static Dictionary<string, Tensor> Normalize(IReadOnlyDictionary<string, Tensor> sd)
+    /// <summary>Older diffusers attention names to today's; 1x1 conv weights [out, in, 1, 1] of a linear layer to [out, in].</summary>
+    static (string Key, Tensor Value) Rename(string key, Tensor t)
     {
-        var d = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (k, t) in sd)
-        {
-            var key = k;
-            var tensor = t;
-            if (k.Contains(".attentions.", StringComparison.Ordinal))
-            {
-                foreach (var (o, n) in LegacyAttention)
-                    if (key.Contains(o, StringComparison.Ordinal)) { key = key.Replace(o, n, StringComparison.Ordinal); break; }
-                // Weights saved from 1x1 convs: [out, in, 1, 1] for a linear layer.
-                if (key.EndsWith(".weight", StringComparison.Ordinal) && !key.Contains("group_norm", StringComparison.Ordinal)
-                    && t.dim() == 4 && t.shape[2] == 1 && t.shape[3] == 1)
-                    tensor = t.view(t.shape[0], t.shape[1]);
-            }
-            d[key] = tensor;
-        }
-        return d;
+        if (!key.Contains(".attentions.", StringComparison.Ordinal)) return (key, t);
+        foreach (var (o, n) in LegacyAttention)
+            if (key.Contains(o, StringComparison.Ordinal)) { key = key.Replace(o, n, StringComparison.Ordinal); break; }
+        if (key.EndsWith(".weight", StringComparison.Ordinal) && !key.Contains("group_norm", StringComparison.Ordinal)
+            && t.dim() == 4 && t.shape[2] == 1 && t.shape[3] == 1)
+            return (key, t.view(t.shape[0], t.shape[1]));
+        return (key, t);
     }
-
-    static string Few(List<string> items) => string.Join(", ", items.Take(8)) + (items.Count > 8 ? $", ... ({items.Count - 8} more)" : "");
 
     public Tensor Encode(Tensor image)
     {

@@ -1,13 +1,15 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using LatentBalance.Engine.ModelFiles;
 
 namespace LatentBalance.Engine.Vae;
 
 /// <summary>
-/// Shape of a diffusers <c>AutoencoderKL</c> (the Stable Diffusion VAE family), with the same field
-/// meanings as its <c>config.json</c>. Defaults are the SD 1.x/2.x VAE (e.g. stabilityai/sd-vae-ft-mse).
+/// Shape of a diffusers <c>AutoencoderKL</c> (the Stable Diffusion VAE family), read from its <c>config.json</c>
+/// with the same field names (<see cref="Pretrained.ReadConfig{T}"/>: a field this record does not know is refused).
+/// Defaults are the SD 1.x/2.x VAE (e.g. stabilityai/sd-vae-ft-mse).
 /// </summary>
-public sealed record AutoencoderKLConfig
+public sealed record AutoencoderKLConfig : IModelConfig
 {
     public int InChannels { get; init; } = 3;
     public int OutChannels { get; init; } = 3;
@@ -33,7 +35,24 @@ public sealed record AutoencoderKLConfig
     /// <summary>Display name of the model.</summary>
     public string Name { get; init; } = "AutoencoderKL";
 
+    /// <summary>Checked: "AutoencoderKL", "silu", "group", one DownEncoderBlock2D / UpDecoderBlock2D per block.</summary>
+    [JsonPropertyName("_class_name")] public string? ClassName { get; init; }
+    public string? ActFn { get; init; }
+    public string? NormType { get; init; }
+    public IReadOnlyList<string>? DownBlockTypes { get; init; }
+    public IReadOnlyList<string>? UpBlockTypes { get; init; }
+
+    /// <summary>Read and not used: provenance, the training resolution (any multiple of <see cref="DownscaleFactor"/>
+    /// is taken), float16 upcasting (inference runs in float32) and the latent statistics of diffusion pipelines.</summary>
+    [JsonPropertyName("_diffusers_version")] public string? DiffusersVersion { get; init; }
+    [JsonPropertyName("_name_or_path")] public string? NameOrPath { get; init; }
+    public JsonElement? SampleSize { get; init; }
+    public bool? ForceUpcast { get; init; }
+    public IReadOnlyList<double>? LatentsMean { get; init; }
+    public IReadOnlyList<double>? LatentsStd { get; init; }
+
     /// <summary>Image size over latent size: 2^(number of blocks - 1).</summary>
+    [JsonIgnore]
     public int DownscaleFactor => 1 << (BlockOutChannels.Count - 1);
 
     /// <summary>The Stable Diffusion 1.x/2.x VAE shape.</summary>
@@ -54,115 +73,17 @@ public sealed record AutoencoderKLConfig
         }
         if (!(ScalingFactor > 0) || double.IsInfinity(ScalingFactor)) Fail($"scaling_factor {ScalingFactor} must be positive");
         if (!(NormEps > 0)) Fail($"norm eps {NormEps} must be positive");
-    }
+        if (ClassName is { } cls && cls != "AutoencoderKL") Fail($"_class_name is '{cls}', expected 'AutoencoderKL'");
+        if (ActFn is { } act && act != "silu") Fail($"act_fn '{act}' is not supported (only silu)");
+        if (NormType is { } nt && nt != "group") Fail($"norm_type '{nt}' is not supported (only group)");
+        CheckTypes(DownBlockTypes, "down_block_types", "DownEncoderBlock2D");
+        CheckTypes(UpBlockTypes, "up_block_types", "UpDecoderBlock2D");
 
-    /// <summary>Reads a diffusers <c>config.json</c> (unknown fields are ignored; known ones must make sense).</summary>
-    public static AutoencoderKLConfig Load(string path)
-    {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        void CheckTypes(IReadOnlyList<string>? types, string key, string expected)
         {
-            throw new ModelFileException($"{path}: cannot read VAE config: {e.Message}", e);
+            if (types is null) return;
+            if (types.Count != BlockOutChannels!.Count) Fail($"'{key}' has {types.Count} entries but block_out_channels has {BlockOutChannels.Count}");
+            if (types.FirstOrDefault(t => t != expected) is { } bad) Fail($"'{key}' entry '{bad}' is not supported (only {expected})");
         }
-        return FromJson(text, path);
-    }
-
-    public static AutoencoderKLConfig FromJson(string json, string source = "config.json")
-    {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new ModelFileException($"{source}: not valid JSON: {e.Message}", e); }
-        using (doc)
-        {
-            var r = doc.RootElement;
-            if (r.ValueKind != JsonValueKind.Object) throw new ModelFileException($"{source}: a VAE config must be a JSON object");
-            var c = new AutoencoderKLConfig();
-
-            if (Str(r, "_class_name", source) is { } cls && cls != "AutoencoderKL")
-                throw new ModelFileException($"{source}: _class_name is '{cls}', expected 'AutoencoderKL'");
-            if (Str(r, "act_fn", source) is { } act && act != "silu")
-                throw new ModelFileException($"{source}: act_fn '{act}' is not supported (only silu)");
-            if (Str(r, "norm_type", source) is { } nt && nt != "group")
-                throw new ModelFileException($"{source}: norm_type '{nt}' is not supported (only group)");
-
-            var boc = IntList(r, "block_out_channels", source) ?? c.BlockOutChannels;
-            CheckTypes(r, "down_block_types", "DownEncoderBlock2D", boc.Count, source);
-            CheckTypes(r, "up_block_types", "UpDecoderBlock2D", boc.Count, source);
-
-            c = c with
-            {
-                InChannels = Int(r, "in_channels", source) ?? c.InChannels,
-                OutChannels = Int(r, "out_channels", source) ?? c.OutChannels,
-                LatentChannels = Int(r, "latent_channels", source) ?? c.LatentChannels,
-                BlockOutChannels = boc,
-                LayersPerBlock = Int(r, "layers_per_block", source) ?? c.LayersPerBlock,
-                NormNumGroups = Int(r, "norm_num_groups", source) ?? c.NormNumGroups,
-                ScalingFactor = Num(r, "scaling_factor", source) ?? c.ScalingFactor,
-                ShiftFactor = Num(r, "shift_factor", source),
-                UseQuantConv = Bool(r, "use_quant_conv", source) ?? c.UseQuantConv,
-                UsePostQuantConv = Bool(r, "use_post_quant_conv", source) ?? c.UsePostQuantConv,
-                MidBlockAddAttention = Bool(r, "mid_block_add_attention", source) ?? c.MidBlockAddAttention,
-            };
-            c.Validate(source);
-            return c;
-        }
-    }
-
-    static bool Present(JsonElement r, string key, out JsonElement v) =>
-        r.TryGetProperty(key, out v) && v.ValueKind != JsonValueKind.Null;
-
-    static string? Str(JsonElement r, string key, string source)
-    {
-        if (!Present(r, key, out var v)) return null;
-        return v.ValueKind == JsonValueKind.String ? v.GetString() : throw new ModelFileException($"{source}: '{key}' must be a string");
-    }
-
-    static int? Int(JsonElement r, string key, string source)
-    {
-        if (!Present(r, key, out var v)) return null;
-        return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw new ModelFileException($"{source}: '{key}' must be an integer");
-    }
-
-    static double? Num(JsonElement r, string key, string source)
-    {
-        if (!Present(r, key, out var v)) return null;
-        return v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw new ModelFileException($"{source}: '{key}' must be a number");
-    }
-
-    static bool? Bool(JsonElement r, string key, string source)
-    {
-        if (!Present(r, key, out var v)) return null;
-        return v.ValueKind switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw new ModelFileException($"{source}: '{key}' must be true or false"),
-        };
-    }
-
-    static IReadOnlyList<int>? IntList(JsonElement r, string key, string source)
-    {
-        if (!Present(r, key, out var v)) return null;
-        if (v.ValueKind != JsonValueKind.Array) throw new ModelFileException($"{source}: '{key}' must be an array of integers");
-        var list = new List<int>();
-        foreach (var e in v.EnumerateArray())
-        {
-            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out var i)) throw new ModelFileException($"{source}: '{key}' must be an array of integers");
-            list.Add(i);
-        }
-        return list;
-    }
-
-    static void CheckTypes(JsonElement r, string key, string expected, int count, string source)
-    {
-        if (!Present(r, key, out var v)) return;
-        if (v.ValueKind != JsonValueKind.Array) throw new ModelFileException($"{source}: '{key}' must be an array");
-        var types = v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : null).ToList();
-        if (types.Count != count)
-            throw new ModelFileException($"{source}: '{key}' has {types.Count} entries but block_out_channels has {count}");
-        var bad = types.FirstOrDefault(t => t != expected);
-        if (types.Any(t => t != expected))
-            throw new ModelFileException($"{source}: '{key}' entry '{bad}' is not supported (only {expected})");
     }
 }

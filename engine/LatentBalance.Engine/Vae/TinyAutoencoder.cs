@@ -26,7 +26,8 @@ public sealed class TinyAutoencoder : IVae
     /// <summary>The device the weights are on.</summary>
     public Device Device { get; private set; } = CPU;
 
-    TinyAutoencoder(TinyAutoencoderConfig config)
+    /// <summary>The network of <paramref name="config"/>, untrained (load weights with <see cref="Load(TinyAutoencoderConfig, string, string)"/>).</summary>
+    public TinyAutoencoder(TinyAutoencoderConfig config)
     {
         config.Validate();
         Config = config;
@@ -36,55 +37,31 @@ public sealed class TinyAutoencoder : IVae
         _decoder.eval();
     }
 
-    /// <summary>
-    /// Builds the model and loads encoder and decoder weights from PyTorch checkpoints (.pth/.pt), strictly.
-    /// </summary>
-    /// <exception cref="ModelFileException">unreadable file, or keys/shapes that do not fit <paramref name="config"/>.</exception>
-    public static TinyAutoencoder Load(TinyAutoencoderConfig config, string encoderPath, string decoderPath)
-    {
-        var enc = ReadStateDict(encoderPath);
-        try
+    /// <summary>Reads the config file and loads encoder and decoder weights (.pth or .safetensors), strictly.</summary>
+    /// <exception cref="ModelFileException">unreadable file, unknown config field, or keys/shapes that do not fit the config.</exception>
+    public static TinyAutoencoder Load(string configPath, string encoderPath, string decoderPath) =>
+        Load(Pretrained.ReadConfig<TinyAutoencoderConfig>(configPath), encoderPath, decoderPath);
+
+    /// <summary>Builds the model and loads encoder and decoder weights (.pth or .safetensors), strictly.</summary>
+    public static TinyAutoencoder Load(TinyAutoencoderConfig config, string encoderPath, string decoderPath) =>
+        Pretrained.Build(() => new TinyAutoencoder(config), vae =>
         {
-            var dec = ReadStateDict(decoderPath);
-            try { return Load(config, enc, dec, encoderPath, decoderPath); }
-            finally { foreach (var t in dec.Values) t.Dispose(); }
-        }
-        finally { foreach (var t in enc.Values) t.Dispose(); }
-    }
+            Pretrained.LoadInto(vae._encoder, encoderPath);
+            Pretrained.LoadInto(vae._decoder, decoderPath);
+        });
 
     /// <summary>
-    /// Builds the model from state dicts already in memory (e.g. read from safetensors). The tensors are copied;
-    /// the caller keeps ownership. <paramref name="encoderSource"/>/<paramref name="decoderSource"/> name them in errors.
+    /// Builds the model from state dicts already in memory. The tensors are copied; the caller keeps ownership.
+    /// <paramref name="encoderSource"/>/<paramref name="decoderSource"/> name them in errors.
     /// </summary>
     public static TinyAutoencoder Load(TinyAutoencoderConfig config,
         IReadOnlyDictionary<string, Tensor> encoderWeights, IReadOnlyDictionary<string, Tensor> decoderWeights,
-        string encoderSource = "encoder weights", string decoderSource = "decoder weights")
-    {
-        var vae = new TinyAutoencoder(config);
-        try
+        string encoderSource = "encoder weights", string decoderSource = "decoder weights") =>
+        Pretrained.Build(() => new TinyAutoencoder(config), vae =>
         {
-            TinyAutoencoderWeights.LoadStrict(vae._encoder, encoderWeights, encoderSource);
-            TinyAutoencoderWeights.LoadStrict(vae._decoder, decoderWeights, decoderSource);
-            return vae;
-        }
-        catch
-        {
-            vae.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Reads a state dict by file extension.</summary>
-    static Dictionary<string, Tensor> ReadStateDict(string path)
-    {
-        var ext = Path.GetExtension(path).ToLowerInvariant();
-        return ext switch
-        {
-            ".pth" or ".pt" or ".ckpt" or ".bin" => PthReader.Read(path),
-            ".safetensors" => SafeTensors.Read(path),
-            _ => throw new ModelFileException($"{path}: unsupported weight file type '{ext}' (expected a PyTorch .pth checkpoint or .safetensors; for other formats read the state dict yourself and use the dictionary overload)"),
-        };
-    }
+            Pretrained.LoadInto(vae._encoder, encoderWeights, encoderSource);
+            Pretrained.LoadInto(vae._decoder, decoderWeights, decoderSource);
+        });
 
     public Tensor Encode(Tensor image)
     {

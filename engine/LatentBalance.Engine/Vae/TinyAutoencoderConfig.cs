@@ -1,11 +1,13 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using LatentBalance.Engine.ModelFiles;
 
 namespace LatentBalance.Engine.Vae;
 
 /// <summary>
-/// Shape of a tiny autoencoder of the TAESD family (madebyollin/taesd; diffusers' AutoencoderTiny).
+/// Shape of a tiny autoencoder of the TAESD family (madebyollin/taesd; diffusers' AutoencoderTiny), read from a
+/// config JSON (snake_case fields, <see cref="Pretrained.ReadConfig{T}"/>); the shipped pack's TAEF2 config is
+/// <c>models/default/vae/config.json</c>. Name, latent channels and the pool mid-block differ between the family's
+/// models and must be given; the rest defaults to the shape all of them share.
 /// Encoder: Conv(image→W), stages of Blocks separated by stride-2 Convs (no bias), Conv(W→latent).
 /// Decoder: [tanh(z/m)·m clamp], Conv(latent→W), ReLU, stages of Blocks separated by ×2 nearest upsample + Conv (no bias),
 /// Conv(W→image). Every Conv is 3×3 with zero padding 1. State-dict keys are the indices of these flat sequentials.
@@ -17,14 +19,15 @@ namespace LatentBalance.Engine.Vae;
 /// the FLUX.2 VAE latents; diffusers' config says scaling_factor 1.0 / shift_factor 0. The latent_magnitude 3 and
 /// latent_shift 0.5 in taesd.py only serve to store latents in 8-bit PNGs and are not used here.
 /// </remarks>
-public sealed record TinyAutoencoderConfig
+public sealed record TinyAutoencoderConfig : IModelConfig
 {
-    /// <summary>Short name reported by <see cref="IVae.Name"/>.</summary>
-    public string Name { get; init; } = "taef2";
+    /// <summary>Short name reported by <see cref="IVae.Name"/>, and the one a balancer's config names (e.g. "taef2").</summary>
+    public required string Name { get; init; }
 
     public int ImageChannels { get; init; } = 3;
 
-    public int LatentChannels { get; init; } = 32;
+    /// <summary>32 for TAEF2 (the FLUX.2 latent space), 4 for TAESD.</summary>
+    public required int LatentChannels { get; init; }
 
     /// <summary>Channels of every Block and inner Conv.</summary>
     public int Width { get; init; } = 64;
@@ -35,8 +38,9 @@ public sealed record TinyAutoencoderConfig
     /// <summary>Blocks per decoder stage, deepest first; stages are separated by ×2 upsample + conv.</summary>
     public int[] DecoderBlocks { get; init; } = [3, 3, 3, 1];
 
-    /// <summary>Blocks of the deepest stage (last encoder stage, first decoder stage) start with the GroupNorm "pool" mid-block.</summary>
-    public bool DeepestStagePool { get; init; } = true;
+    /// <summary>Blocks of the deepest stage (last encoder stage, first decoder stage) start with the GroupNorm "pool"
+    /// mid-block (TAEF2: true; TAESD: false).</summary>
+    public required bool DeepestStagePool { get; init; }
 
     /// <summary>The pool mid-block widens to Width × this (1×1 convs).</summary>
     public int PoolExpansion { get; init; } = 4;
@@ -48,51 +52,21 @@ public sealed record TinyAutoencoderConfig
 
     public double ClampMagnitude { get; init; } = 3.0;
 
-    /// <summary>TAEF2: FLUX.2 latent space, 32 channels, pool mid-blocks in the deepest stage.</summary>
-    public static TinyAutoencoderConfig Taef2 { get; } = new();
-
-    /// <summary>TAESD (SD 1.x/2.x; TAESDXL has the same shape): 4 channels, no pool mid-blocks.</summary>
-    public static TinyAutoencoderConfig Taesd { get; } = new() { Name = "taesd", LatentChannels = 4, DeepestStagePool = false };
-
-    /// <summary>A preset by name ("taef2", "taesd"), case-insensitive.</summary>
-    public static TinyAutoencoderConfig Preset(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "taef2" => Taef2,
-        "taesd" => Taesd,
-        _ => throw new ArgumentException($"unknown tiny autoencoder preset '{name}': use taef2 or taesd"),
-    };
-
-    /// <summary>2^(number of stages − 1): 8 for the four-stage presets.</summary>
+    /// <summary>2^(number of stages − 1): 8 for four stages.</summary>
     [JsonIgnore]
     public int DownscaleFactor => 1 << (EncoderBlocks.Length - 1);
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent field.</summary>
-    public void Validate()
+    /// <summary>Throws a <see cref="ModelFileException"/> naming <paramref name="source"/> and the first inconsistent field.</summary>
+    public void Validate(string source = "tiny autoencoder config")
     {
-        static void Check(bool ok, string msg) { if (!ok) throw new ArgumentException("tiny autoencoder config: " + msg); }
+        void Check(bool ok, string msg) { if (!ok) throw new ModelFileException($"{source}: {msg}"); }
         Check(!string.IsNullOrWhiteSpace(Name), "name is empty");
         Check(ImageChannels > 0 && LatentChannels > 0 && Width > 0, "channel counts must be positive");
-        Check(EncoderBlocks is { Length: > 0 and <= 8 }, "encoderBlocks needs 1 to 8 stages");
-        Check(DecoderBlocks is not null && DecoderBlocks.Length == EncoderBlocks.Length, "decoderBlocks must have as many stages as encoderBlocks");
+        Check(EncoderBlocks is { Length: > 0 and <= 8 }, "encoder_blocks needs 1 to 8 stages");
+        Check(DecoderBlocks is not null && DecoderBlocks.Length == EncoderBlocks.Length, "decoder_blocks must have as many stages as encoder_blocks");
         Check(EncoderBlocks.All(b => b >= 0) && DecoderBlocks!.All(b => b >= 0), "block counts must not be negative");
-        Check(PoolExpansion > 0 && PoolGroups > 0 && Width * PoolExpansion % PoolGroups == 0, "poolGroups must divide width × poolExpansion");
-        Check(ClampMagnitude > 0 && double.IsFinite(ClampMagnitude), "clampMagnitude must be positive");
-    }
-
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-
-    /// <summary>Parses and validates a config; errors are <see cref="ModelFileException"/>s naming <paramref name="source"/>.</summary>
-    public static TinyAutoencoderConfig FromJson(string json, string source = "tiny autoencoder config")
-    {
-        TinyAutoencoderConfig? cfg;
-        try { cfg = JsonSerializer.Deserialize<TinyAutoencoderConfig>(json, Json); }
-        catch (JsonException e) { throw new ModelFileException($"{source}: invalid JSON: {e.Message}", e); }
-        if (cfg is null) throw new ModelFileException($"{source}: empty config");
-        try { cfg.Validate(); }
-        catch (ArgumentException e) { throw new ModelFileException($"{source}: {e.Message}", e); }
-        return cfg;
+        Check(PoolExpansion > 0 && PoolGroups > 0 && Width * PoolExpansion % PoolGroups == 0, "pool_groups must divide width × pool_expansion");
+        Check(ClampMagnitude > 0 && double.IsFinite(ClampMagnitude), "clamp_magnitude must be positive");
     }
 
     public bool Equals(TinyAutoencoderConfig? other) =>

@@ -76,9 +76,9 @@ public class BalancerNetTests
         using var net = new BalancerNet(Shape(shape));
         using (no_grad()) foreach (var p in net.parameters()) p.add_(randn_like(p) * 0.05);
         var dir = TestPaths.TempDir("balancer");
-        BalancerWeights.Save(net, dir);
-        using var loaded = BalancerWeights.Load(dir);
-        Assert.Equal(net.Config.ToJson(), loaded.Config.ToJson());
+        net.Save(dir);
+        using var loaded = BalancerNet.Load(dir);
+        Assert.Equal(Pretrained.ToJson(net.Config), Pretrained.ToJson(loaded.Config));
         net.eval();
         var z = randn(1, 8, 28, 28);
         var diff = (net.Balance(z) - loaded.Balance(z)).abs().max().item<float>();
@@ -92,31 +92,37 @@ public class BalancerNetTests
     {
         using var net = new BalancerNet(Small);
         var dir = TestPaths.TempDir("balancer-bad");
-        BalancerWeights.Save(net, dir);
-        File.WriteAllText(Path.Combine(dir, BalancerWeights.ConfigFile), (Small with { Width = 32 }).ToJson());
-        var e = Assert.Throws<ModelFileException>(() => BalancerWeights.Load(dir));
-        Assert.Contains("wrong shape", e.Message);
-        Assert.Contains("conv_in.weight", e.Message);
+        net.Save(dir);
+        File.WriteAllText(Path.Combine(dir, BalancerNet.ConfigFile), Pretrained.ToJson(Small with { Width = 32 }));
+        var e = Assert.Throws<ModelFileException>(() => BalancerNet.Load(dir));
+        Assert.Contains(Path.Combine(dir, BalancerNet.WeightsFile), e.Message);
+        Assert.Contains("shape mismatch", e.Message);
+        Assert.Contains("conv_in.weight (file [16,8,3,3], model [32,8,3,3])", e.Message);
+        // a field the config does not know is refused, naming the file
+        File.WriteAllText(Path.Combine(dir, BalancerNet.ConfigFile), "{\"width\": 16, \"widht\": 16}");
+        e = Assert.Throws<ModelFileException>(() => BalancerNet.Load(dir));
+        Assert.Contains(Path.Combine(dir, BalancerNet.ConfigFile), e.Message);
+        Assert.Contains("'widht'", e.Message);
     }
 
     [Fact]
     public void ConfigIsValidated()
     {
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"width\": 30, \"attention_heads\": 4}", "x.json"));
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"num_blocks\": 2, \"attention_after\": [5]}", "x.json"));
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": -1}", "x.json"));
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": 2, \"global_quantiles\": [0.5, 1.5]}", "x.json"));
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"head_blocks\": 0, \"trunk_global\": true}", "x.json"));
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_head\": -1}", "x.json"));
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_head\": 8, \"strength_max\": 0}", "x.json"));
-        Assert.Throws<FormatException>(() => BalancerConfig.FromJson("{\"strength_color_stats\": true}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"width\": 30, \"attention_heads\": 4}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"num_blocks\": 2, \"attention_after\": [5]}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"head_blocks\": -1}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"head_blocks\": 2, \"global_quantiles\": [0.5, 1.5]}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"head_blocks\": 0, \"trunk_global\": true}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"strength_head\": -1}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"strength_head\": 8, \"strength_max\": 0}", "x.json"));
+        Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("{\"strength_color_stats\": true}", "x.json"));
         // a config written before head blocks existed still reads, as the architecture it described
-        var old = BalancerConfig.FromJson("{\"width\": 64}", "x.json");
+        var old = Pretrained.ParseConfig<BalancerConfig>("{\"width\": 64}", "x.json");
         Assert.Equal(0, old.HeadBlocks);
         Assert.Empty(old.GlobalQuantiles);
         Assert.False(old.TrunkGlobal);
         Assert.Equal(0, old.StrengthHead);
-        var e = Assert.Throws<FormatException>(() => BalancerConfig.FromJson("not json", "x.json"));
+        var e = Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<BalancerConfig>("not json", "x.json"));
         Assert.Contains("x.json", e.Message);
     }
 
@@ -155,7 +161,7 @@ public class BalancerNetTests
         using var trained = new BalancerNet(Shape("head"));
         using (no_grad()) foreach (var p in trained.parameters()) p.add_(randn_like(p) * 0.05);
         using var withHead = new BalancerNet(trained.Config with { StrengthHead = 8 });
-        BalancerWeights.CopyMatching(trained, withHead);
+        withHead.CopyMatchingFrom(trained);
         trained.eval(); withHead.eval();
         var z = randn(2, 8, 28, 28);
         Assert.True((trained.Balance(z) - withHead.Balance(z)).abs().max().item<float>() < 1e-6f);

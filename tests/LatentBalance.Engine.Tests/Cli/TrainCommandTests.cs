@@ -85,6 +85,8 @@ public class TrainCommandTests
         var pack = Path.Combine(dir, "pack");
         Directory.CreateDirectory(pack);
         File.Copy(Path.Combine(TestPack.Directory, "pack.json"), Path.Combine(pack, "pack.json"));
+        Directory.CreateDirectory(Path.Combine(pack, "vae"));
+        File.Copy(TestPack.Taef2Config, Path.Combine(pack, "vae", "config.json"));
         Directory.CreateDirectory(Path.Combine(pack, "balancer"));
         foreach (var f in new[] { "balancer.json", "balancer.safetensors" })
             File.Copy(Path.Combine(strengthRun, "balancer", f), Path.Combine(pack, "balancer", f));

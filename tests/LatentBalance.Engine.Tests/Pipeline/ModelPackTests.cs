@@ -9,7 +9,10 @@ namespace LatentBalance.Engine.Tests.Pipeline;
 public class ModelPackTests
 {
     /// <summary>A copy of the test pack with balancer.json edited.</summary>
-    static string PackWith(string name, Action<JsonObject> edit)
+    static string PackWith(string name, Action<JsonObject> edit) => PackWith(name, Path.Combine("balancer", "balancer.json"), edit);
+
+    /// <summary>A copy of the test pack with one of its JSON files edited.</summary>
+    static string PackWith(string name, string jsonFile, Action<JsonObject> edit)
     {
         var dir = TestPaths.TempDir("pack-" + name);
         foreach (var file in Directory.GetFiles(TestPack.Directory, "*", SearchOption.AllDirectories))
@@ -18,7 +21,7 @@ public class ModelPackTests
             Directory.CreateDirectory(Path.GetDirectoryName(to)!);
             File.Copy(file, to, overwrite: true);
         }
-        var config = Path.Combine(dir, "balancer", "balancer.json");
+        var config = Path.Combine(dir, jsonFile);
         var json = JsonNode.Parse(File.ReadAllText(config))!.AsObject();
         edit(json);
         File.WriteAllText(config, json.ToJsonString());
@@ -64,5 +67,59 @@ public class ModelPackTests
         var e = Assert.ThrowsAny<Exception>(() => ModelPack.Open(pack).LoadBalancer(TorchSharp.torch.CPU));
         Assert.Contains("tile_size", e.Message);
         Assert.Contains("balancer.json", e.Message);
+    }
+
+    [Fact]
+    public void TheShippedPackHoldsTheCodeDefaultsAndEveryFieldIsRead()
+    {
+        var pack = ModelPack.Open(Path.Combine(TestPaths.RepoRoot, "models", "default"));
+        Assert.Equal(("default", "taef2"), (pack.Manifest.Name, pack.VaeName));
+        Assert.StartsWith("TAEF2", pack.Manifest.Description);
+        // the correction it asks for is what the engine does without a pack's word
+        Assert.Equal(new CorrectionSettings(), pack.Correction);
+        Assert.Equal(LutBaker.DefaultSize, pack.Correction.LutSize);
+        Assert.Equal(new ColorMapFitOptions(), pack.Correction.Fit);
+    }
+
+    [Fact]
+    public void CorrectionSettingsAreReadWithTheDefaultsForWhatIsLeftOut()
+    {
+        Assert.Equal(new CorrectionSettings(), ModelPack.Open(TestPack.Directory).Correction);   // the test pack says nothing
+        var pack = ModelPack.Open(PackWith("correction", "pack.json", j => j["correction"] = JsonNode.Parse("""{"lut_size": 17, "fit": {"steps": 40, "seed": 9}}""")));
+        Assert.Equal(17, pack.Correction.LutSize);
+        Assert.Equal(new ColorMapFitOptions { Steps = 40, Seed = 9 }, pack.Correction.Fit);
+    }
+
+    [Theory]
+    [InlineData("""{"lut_size": 1}""", "correction.lut_size must be 2..129")]
+    [InlineData("""{"fit": {"steps": 0}}""", "correction.fit.steps")]
+    [InlineData("""{"fit": {"learning_rate": -1}}""", "correction.fit.learning_rate")]
+    [InlineData("""{"fit": {"stpes": 10}}""", "'stpes'")]
+    [InlineData("""{"lutSize": 17}""", "'lutSize'")]
+    public void BadCorrectionSettingsAreRefusedNamingPackJson(string correction, string expected)
+    {
+        var pack = PackWith("bad-correction", "pack.json", j => j["correction"] = JsonNode.Parse(correction));
+        var e = Assert.Throws<ModelFileException>(() => ModelPack.Open(pack));
+        Assert.Contains(Path.Combine(pack, "pack.json"), e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void APackJsonFieldThatIsNotReadIsRefused()
+    {
+        // "preset" named a hard-coded tiny-autoencoder shape; the shape is now the VAE's config file
+        var pack = PackWith("preset", "pack.json", j => j["vae"]!["preset"] = "taef2");
+        var e = Assert.Throws<ModelFileException>(() => ModelPack.Open(pack));
+        Assert.Contains(Path.Combine(pack, "pack.json"), e.Message);
+        Assert.Contains("'preset'", e.Message);
+
+        pack = PackWith("no-config", "pack.json", j => j["vae"]!.AsObject().Remove("config"));
+        e = Assert.Throws<ModelFileException>(() => ModelPack.Open(pack));
+        Assert.Contains("names its config", e.Message);
+
+        pack = PackWith("bad-vae-config", Path.Combine("vae", "config.json"), j => j["latent_chanels"] = 32);
+        e = Assert.Throws<ModelFileException>(() => ModelPack.Open(pack));
+        Assert.Contains(Path.Combine(pack, "vae", "config.json"), e.Message);
+        Assert.Contains("'latent_chanels'", e.Message);
     }
 }

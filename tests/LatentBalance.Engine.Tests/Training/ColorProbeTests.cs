@@ -2,7 +2,6 @@ using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Training;
 using LatentBalance.Training.Distortions;
-using LatentBalance.Engine.Vae;
 using NetVips;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -15,8 +14,7 @@ public class ColorProbeTests(ITestOutputHelper output)
     [Fact]
     public void ReadOutPredictsPatchColoursAndDrivesTheColourTerm()
     {
-        using var store = TestPack.Store();
-        using var vae = TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2, store.Resolve("taef2/taef2_encoder.pth"), store.Resolve("taef2/taef2_decoder.pth"));
+        using var vae = TestPack.Taef2();
         var photos = Directory.GetFiles(Path.Combine(TestPaths.Photos, "mcmaster18")).Order(StringComparer.Ordinal).Take(8).ToList();
         var generator = new DistortionGenerator();
         using var scope = NewDisposeScope();
@@ -58,14 +56,15 @@ public class ColorProbeTests(ITestOutputHelper output)
         // the trainer's colour term: recorded per epoch, and training with it lowers the colour error
         using var pairs = new LatentPairs(distorted, clean);
         var config = new BalancerConfig { Width = 32, NumBlocks = 2, AttentionAfter = [1], AttentionHeads = 2, GlobalWidth = 32, HeadBlocks = 1 };
+        var recipe = new TrainingRecipe { OutDir = TestPaths.TempDir("probe-fit"), Epochs = 6, BatchSize = 4, LearningRate = 2e-3, IdentityFraction = 0, ColorWeight = 10 };
         var trainer = new BalancerTrainer();
         manual_seed(6);
-        using var net = trainer.Train(pairs, pairs, config, new TrainOptions { Epochs = 6, BatchSize = 4, LearningRate = 2e-3, ColorProbe = probe, ColorWeight = 10 });
+        using var net = trainer.Train(pairs, pairs, config, recipe, probe);
         double before = BalancerTrainer.IdentityColorMse(pairs, probe);
         double after = BalancerTrainer.Measure(net, pairs, 4, probe: probe).ColorMse!.Value;
         output.WriteLine($"colour MSE: doing nothing {before:F5}, trained {after:F5}");
         Assert.All(trainer.History, h => Assert.NotNull(h.ValidationColorMse));
         Assert.True(after < before * 0.95, $"colour MSE {before} -> {after}");
-        Assert.Throws<ArgumentException>(() => new BalancerTrainer().Train(pairs, null, config, new TrainOptions { Epochs = 1, ColorWeight = 1 }));
+        Assert.Throws<ArgumentException>(() => new BalancerTrainer().Train(pairs, null, config, recipe with { Epochs = 1, ColorWeight = 1 }));
     }
 }

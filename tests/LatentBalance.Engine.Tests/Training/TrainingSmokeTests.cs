@@ -1,6 +1,5 @@
 using LatentBalance.Engine.Balancer;
 using LatentBalance.Training;
-using LatentBalance.Engine.Vae;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -13,21 +12,17 @@ namespace LatentBalance.Engine.Tests.Training;
 /// </summary>
 public class TrainingSmokeTests(ITestOutputHelper output)
 {
-    static TinyAutoencoder Taef2()
-    {
-        using var store = TestPack.Store();
-        return TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2, store.Resolve("taef2/taef2_encoder.pth"), store.Resolve("taef2/taef2_decoder.pth"));
-    }
-
     [Fact]
     public void DatasetIsCachedResumableAndTrainingLowersTheLoss()
     {
         var cache = TestPaths.TempDir("latent-cache");
-        using var vae = Taef2();
-        var options = new DatasetOptions
+        using var vae = TestPack.Taef2();
+        var run = TestPaths.TempDir("train-run");
+        var options = new TrainingRecipe
         {
-            PhotosDir = Path.Combine(TestPaths.Photos, "mcmaster18"), LutsDir = TestPaths.ArtisticLuts, CacheDir = cache,
+            PhotosDir = Path.Combine(TestPaths.Photos, "mcmaster18"), LutsDir = TestPaths.ArtisticLuts, Caches = [cache],
             VariantsPerPhoto = 2, MaxPhotos = 6, ShardSize = 4, EncodeBatch = 4,
+            OutDir = run, Epochs = 8, BatchSize = 4, LearningRate = 2e-3, Resume = false, IdentityFraction = 0, ColorWeight = 0,
         };
         var builder = new LatentDatasetBuilder(vae, options);
         builder.Build(LatentDatasetBuilder.Train);
@@ -46,16 +41,16 @@ public class TrainingSmokeTests(ITestOutputHelper output)
         Assert.Throws<InvalidOperationException>(() => new LatentDatasetBuilder(vae, options with { VariantsPerPhoto = 3 }).Build(LatentDatasetBuilder.Train));
 
         var config = new BalancerConfig { Width = 32, NumBlocks = 2, AttentionAfter = [1], AttentionHeads = 2, GlobalWidth = 32 };
-        var ckpt = TestPaths.TempDir("ckpt");
+        var ckpt = options.CheckpointDir;
         var trainer = new BalancerTrainer();
         manual_seed(5);
         double before = BalancerTrainer.Evaluate(new BalancerNet(config), pairs, 4);
-        using var net = trainer.Train(pairs, pairs, config, new TrainOptions { Epochs = 8, BatchSize = 4, LearningRate = 2e-3, CheckpointDir = ckpt, Resume = false });
+        using var net = trainer.Train(pairs, pairs, config, options);
         double after = BalancerTrainer.Evaluate(net, pairs, 4);
         output.WriteLine($"loss {before:F4} -> {after:F4} over {trainer.History.Last().Step} steps");
         Assert.True(after < before - 0.05, $"loss {before} -> {after}");
         Assert.True(File.Exists(Path.Combine(ckpt, "loss.png")));
-        Assert.True(File.Exists(Path.Combine(ckpt, "last", BalancerWeights.WeightsFile)));
+        Assert.True(File.Exists(Path.Combine(ckpt, "last", BalancerNet.WeightsFile)));
         // the latent MSE (the progress measure) is recorded per epoch and the best epoch's weights are returned
         double identityMse = BalancerTrainer.IdentityMse(pairs);
         var best = Assert.IsType<BestPoint>(trainer.Best);
@@ -64,11 +59,11 @@ public class TrainingSmokeTests(ITestOutputHelper output)
         Assert.True(best.ValidationMse < identityMse * 0.97, $"latent MSE {identityMse} -> {best.ValidationMse}");
         Assert.Equal(trainer.History.Min(h => h.ValidationMse!.Value), best.ValidationMse);
         Assert.Equal(best.ValidationMse, BalancerTrainer.Measure(net, pairs, 4).Mse, 4);
-        Assert.True(File.Exists(Path.Combine(ckpt, "best", BalancerWeights.WeightsFile)));
+        Assert.True(File.Exists(Path.Combine(ckpt, "best", BalancerNet.WeightsFile)));
 
         // resume: a second run with more epochs continues from the checkpoint's step
         var resumed = new BalancerTrainer();
-        using var net2 = resumed.Train(pairs, null, config, new TrainOptions { Epochs = 9, BatchSize = 4, LearningRate = 2e-3, CheckpointDir = ckpt, IdentityFraction = 0.25 });
+        using var net2 = resumed.Train(pairs, null, config, options with { Epochs = 9, Resume = true, IdentityFraction = 0.25 });
         Assert.Equal(trainer.History.Count + 1, resumed.History.Count);
         Assert.Equal(27, resumed.History.Last().Step);
     }

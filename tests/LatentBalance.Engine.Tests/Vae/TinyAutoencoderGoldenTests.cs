@@ -11,7 +11,7 @@ public class TinyAutoencoderGoldenTests(ITestOutputHelper output)
 {
     static string Golden(string name) => Path.Combine(TestPaths.Taef2Dir, "golden", name);
 
-    static TinyAutoencoder LoadTaef2() => TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2,
+    static TinyAutoencoder LoadTaef2() => TinyAutoencoder.Load(TestPack.Taef2Config,
         Path.Combine(TestPaths.Taef2Dir, "taef2_encoder.pth"), Path.Combine(TestPaths.Taef2Dir, "taef2_decoder.pth"));
 
     internal static Tensor LoadPngNchw(string path)

@@ -10,39 +10,46 @@ public class TinyAutoencoderTests
     static string EncoderPth => Path.Combine(TestPaths.Taef2Dir, "taef2_encoder.pth");
     static string DecoderPth => Path.Combine(TestPaths.Taef2Dir, "taef2_decoder.pth");
 
+    /// <summary>The shipped pack's TAEF2 config (models/default/vae/config.json), read as the pack reads it.</summary>
+    static TinyAutoencoderConfig Taef2 => Pretrained.ReadConfig<TinyAutoencoderConfig>(TestPack.Taef2Config);
+
+    /// <summary>TAESD (SD 1.x/2.x; TAESDXL has the same shape): 4 channels, no pool mid-blocks.</summary>
+    static readonly TinyAutoencoderConfig Taesd = new() { Name = "taesd", LatentChannels = 4, DeepestStagePool = false };
+
     [Fact]
-    public void PresetsHaveTheDocumentedShapes()
+    public void TheShippedTaef2ConfigHasTheDocumentedShape()
     {
-        var f2 = TinyAutoencoderConfig.Taef2;
+        var f2 = Taef2;
         Assert.Equal(("taef2", 32, true, 8), (f2.Name, f2.LatentChannels, f2.DeepestStagePool, f2.DownscaleFactor));
         Assert.Equal([1, 3, 3, 3], f2.EncoderBlocks);
         Assert.Equal([3, 3, 3, 1], f2.DecoderBlocks);
-        var sd = TinyAutoencoderConfig.Taesd;
-        Assert.Equal(("taesd", 4, false, true), (sd.Name, sd.LatentChannels, sd.DeepestStagePool, sd.DecoderClamp));
-        Assert.Same(TinyAutoencoderConfig.Taesd, TinyAutoencoderConfig.Preset("TAESD"));
-        Assert.Throws<ArgumentException>(() => TinyAutoencoderConfig.Preset("sdxl-vae"));
+        Assert.Equal(("taesd", 4, false, true), (Taesd.Name, Taesd.LatentChannels, Taesd.DeepestStagePool, Taesd.DecoderClamp));
     }
 
     [Fact]
     public void ConfigRoundTripsThroughJson()
     {
-        var custom = TinyAutoencoderConfig.Taesd with { Name = "custom", EncoderBlocks = [1, 2, 3], DecoderBlocks = [3, 2, 1], ClampMagnitude = 2.5 };
-        var json = custom.ToJson();
-        Assert.Contains("\"latentChannels\": 4", json);
-        Assert.Equal(custom, TinyAutoencoderConfig.FromJson(json));
-        Assert.Equal(4, TinyAutoencoderConfig.FromJson(json).DownscaleFactor);
-        Assert.Equal(TinyAutoencoderConfig.Taef2, TinyAutoencoderConfig.FromJson(TinyAutoencoderConfig.Taef2.ToJson()));
-        Assert.NotEqual(TinyAutoencoderConfig.Taef2, TinyAutoencoderConfig.Taesd);
+        var custom = Taesd with { Name = "custom", EncoderBlocks = [1, 2, 3], DecoderBlocks = [3, 2, 1], ClampMagnitude = 2.5 };
+        var json = Pretrained.ToJson(custom);
+        Assert.Contains("\"latent_channels\": 4", json);
+        Assert.Equal(custom, Pretrained.ParseConfig<TinyAutoencoderConfig>(json, "custom.json"));
+        Assert.Equal(4, Pretrained.ParseConfig<TinyAutoencoderConfig>(json, "custom.json").DownscaleFactor);
+        Assert.Equal(Taef2, Pretrained.ParseConfig<TinyAutoencoderConfig>(Pretrained.ToJson(Taef2), "taef2.json"));
+        Assert.NotEqual(Taef2, Taesd);
     }
 
+    const string Named = "\"name\": \"t\", \"latent_channels\": 4, \"deepest_stage_pool\": false";
+
     [Theory]
-    [InlineData("{\"latentChannels\": 0}", "positive")]
-    [InlineData("{\"encoderBlocks\": [1,3], \"decoderBlocks\": [3,3,1]}", "as many stages")]
-    [InlineData("{\"poolGroups\": 7}", "poolGroups")]
-    [InlineData("{\"latentChannels\": ", "invalid JSON")]
+    [InlineData("{\"name\": \"t\", \"latent_channels\": 0, \"deepest_stage_pool\": false}", "positive")]
+    [InlineData("{" + Named + ", \"encoder_blocks\": [1,3], \"decoder_blocks\": [3,3,1]}", "as many stages")]
+    [InlineData("{" + Named + ", \"pool_groups\": 7}", "pool_groups")]
+    [InlineData("{" + Named + ", \"latentChannels\": 4}", "'latentChannels' could not be mapped")]
+    [InlineData("{\"latent_channels\": 4, \"deepest_stage_pool\": false}", "missing required properties including: 'name'")]
+    [InlineData("{\"latent_channels\": ", "invalid config")]
     public void BadConfigJsonIsRefused(string json, string expected)
     {
-        var e = Assert.Throws<ModelFileException>(() => TinyAutoencoderConfig.FromJson(json, "cfg.json"));
+        var e = Assert.Throws<ModelFileException>(() => Pretrained.ParseConfig<TinyAutoencoderConfig>(json, "cfg.json"));
         Assert.Contains("cfg.json", e.Message);
         Assert.Contains(expected, e.Message);
     }
@@ -50,7 +57,7 @@ public class TinyAutoencoderTests
     [Fact]
     public void Taef2LoadsStrictlyAndReportsItsShape()
     {
-        using var vae = TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2, EncoderPth, DecoderPth);
+        using var vae = TinyAutoencoder.Load(Taef2, EncoderPth, DecoderPth);
         Assert.Equal(("taef2", 32, 8, false), (vae.Name, vae.LatentChannels, vae.DownscaleFactor, vae.IsProbabilistic));
         using var image = torch.rand(2, 3, 64, 96);
         var (mean, logVar) = vae.EncodeDistribution(image);
@@ -69,7 +76,7 @@ public class TinyAutoencoderTests
     public void LoadingTaef2WeightsIntoTaesdShapeListsTheProblems()
     {
         // TAESD has 4 latent channels and no pool blocks: the TAEF2 files have unexpected keys and wrong shapes.
-        var e = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(TinyAutoencoderConfig.Taesd, EncoderPth, DecoderPth));
+        var e = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(Taesd, EncoderPth, DecoderPth));
         Assert.Contains(EncoderPth, e.Message);
         Assert.Contains("unexpected 12", e.Message);
         Assert.Contains("11.pool.0.weight", e.Message);
@@ -87,7 +94,7 @@ public class TinyAutoencoderTests
         {
             enc.Remove("7.conv.2.bias", out var removed);
             removed!.Dispose();
-            var e = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2, enc, dec, "enc.pth", "dec.pth"));
+            var e = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(Taef2, enc, dec, "enc.pth", "dec.pth"));
             Assert.Contains("enc.pth", e.Message);
             Assert.Contains("missing 1: 7.conv.2.bias", e.Message);
 
@@ -96,7 +103,7 @@ public class TinyAutoencoderTests
             var enc2 = PthReader.Read(EncoderPth);
             try
             {
-                var e2 = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2, enc2, bad, "enc.pth", "dec.pth"));
+                var e2 = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(Taef2, enc2, bad, "enc.pth", "dec.pth"));
                 Assert.Contains("dec.pth: '19.bias' holds NaN", e2.Message);
             }
             finally { foreach (var t in enc2.Values) t.Dispose(); }
@@ -111,10 +118,10 @@ public class TinyAutoencoderTests
     [Fact]
     public void UnsupportedExtensionAndBadInputsAreClearErrors()
     {
-        var e = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2, "weights.onnx", DecoderPth));
+        var e = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(Taef2, "weights.onnx", DecoderPth));
         Assert.Contains("weights.onnx", e.Message);
 
-        using var vae = TinyAutoencoder.Load(TinyAutoencoderConfig.Taef2, EncoderPth, DecoderPth);
+        using var vae = TinyAutoencoder.Load(Taef2, EncoderPth, DecoderPth);
         using var odd = torch.rand(1, 3, 30, 32);
         Assert.Contains("multiples of 8", Assert.Throws<ArgumentException>(() => vae.Encode(odd)).Message);
         using var gray = torch.rand(1, 1, 32, 32);
@@ -133,7 +140,7 @@ public class TinyAutoencoderTests
         var dec = decKeys.ToDictionary(kv => kv.Key, kv => torch.zeros(kv.Value));
         try
         {
-            using var vae = TinyAutoencoder.Load(TinyAutoencoderConfig.Taesd, enc, dec);
+            using var vae = TinyAutoencoder.Load(Taesd, enc, dec);
             using var z = vae.Encode(torch.rand(1, 3, 16, 16));
             Assert.Equal([1L, 4, 2, 2], z.shape);
             using var x = vae.Decode(z);
