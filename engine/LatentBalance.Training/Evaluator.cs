@@ -197,7 +197,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     Lut3D Correction(Tensor srgb, int iterations, List<double>? packStrengths = null)
     {
         var report = new CorrectionReport();
-        var lut = engine.EstimateCorrection(Tile(srgb, engine.TileOptions), new BalanceOptions { Iterations = iterations }, report: report);
+        var lut = engine.EstimateCorrection(Tile(srgb, engine.TileOptions), engine.Options(iterations), report: report);
         if (report.BalancerStrengths.Count > 0) packStrengths?.Add(report.BalancerStrengths[0]);
         return lut;
     }
@@ -205,7 +205,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     /// <summary>Steps 1-6 with the clean photo's latent in place of the balancer's output.</summary>
     Tensor BalanceToClean(Tensor distorted, Tensor clean)
     {
-        var options = new BalanceOptions();
+        var options = engine.Options();
         var dTile = Tile(distorted, engine.TileOptions);
         Lut3D lut;
         using (NewDisposeScope())

@@ -34,7 +34,7 @@ public sealed class EngineFilterHost : IFilterHost
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(map);
-        var lut = LutBaker.Bake(map.Map, job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize, title);
+        var lut = LutBaker.Bake(map.Map, job.LutSize != 0 ? job.LutSize : _engine?.Correction.LutSize ?? LutBaker.DefaultSize, title);
         WriteCorrection(job, job.OutputPath != null ? PhotoReader.Open(job.InputPath) : null, lut, 1, title, PhotoWriterOptions.Default);
         return Task.CompletedTask;
     }

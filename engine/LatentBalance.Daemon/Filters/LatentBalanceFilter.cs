@@ -22,19 +22,14 @@ public sealed class LatentBalanceFilter : IFilter
         ],
     };
 
-    /// <summary>The one options type of a balance, from the job's checked parameters.</summary>
-    public static BalanceOptions Options(FilterJob job) => new()
-    {
-        Iterations = job.Parameters.GetInt("iterations"),
-        Strength = job.Parameters.GetDouble("strength"),
-        JpegQuality = job.Parameters.GetInt("quality"),
-        LutSize = job.LutSize == 0 ? LutBaker.DefaultSize : job.LutSize,
-    };
+    /// <summary>The one options type of a balance, from the job's checked parameters and the pack's correction settings.</summary>
+    public static BalanceOptions Options(FilterJob job, BalanceEngine engine) => engine.Options(
+        job.Parameters.GetInt("iterations"), job.Parameters.GetDouble("strength"), job.Parameters.GetInt("quality"), job.LutSize);
 
     public Task RunAsync(FilterJob job, IFilterHost host)
     {
         var engine = host.GetRequiredService<BalanceEngine>();
-        var options = Options(job);
+        var options = Options(job, engine);
         job.Report("reading", 0);
         var source = PhotoReader.Open(job.InputPath);
         var c = engine.Correct(source, options, new ForwardProgress(job), job.Cancellation);

@@ -23,12 +23,12 @@ public sealed class BalanceEngine : IDisposable
     readonly object _modelLock = new();
     readonly CorrectionEstimator _estimator;
 
-    public BalanceEngine(IVae vae, BalancerNet balancer, Device device, string packName = "custom")
+    public BalanceEngine(IVae vae, BalancerNet balancer, Device device, string packName = "custom", CorrectionSettings? correction = null)
     {
         NativeSetup.EnsureInitialized();
         if (balancer.Config.LatentChannels != vae.LatentChannels)
             throw new ModelFileException($"the balancer expects {balancer.Config.LatentChannels} latent channels but the VAE '{vae.Name}' gives {vae.LatentChannels}");
-        Vae = vae; Balancer = balancer; Device = device; PackName = packName;
+        Vae = vae; Balancer = balancer; Device = device; PackName = packName; Correction = correction ?? new();
         Balancer.eval();
         _estimator = new CorrectionEstimator(vae, balancer);
     }
@@ -39,6 +39,15 @@ public sealed class BalanceEngine : IDisposable
     public ThumbnailFitOptions TileOptions => new() { Size = Balancer.Config.TileSize };
     public Device Device { get; }
     public string PackName { get; }
+    /// <summary>The pack's colour-map fit and LUT size (<c>pack.json</c>'s <c>correction</c>).</summary>
+    public CorrectionSettings Correction { get; }
+
+    /// <summary>The options of a balance as this pack makes it: its fit and LUT size (<paramref name="lutSize"/> 0: the pack's).</summary>
+    public BalanceOptions Options(int iterations = 1, double strength = 1, int quality = 95, int lutSize = 0) => new()
+    {
+        Iterations = iterations, Strength = strength, JpegQuality = quality,
+        LutSize = lutSize == 0 ? Correction.LutSize : lutSize, Fit = Correction.Fit,
+    };
 
     /// <summary>Loads a model pack (fetching the VAE files into the cache if needed).</summary>
     public static BalanceEngine Load(string? packDir = null, string device = "auto", ModelStore? store = null, CancellationToken cancel = default)
@@ -47,7 +56,7 @@ public sealed class BalanceEngine : IDisposable
         var pack = ModelPack.Open(packDir ?? ModelPack.DefaultDirectory());
         using var ownStore = store == null ? new ModelStore() : null;
         var vae = pack.LoadVae(store ?? ownStore!, dev, cancel);
-        try { return new BalanceEngine(vae, pack.LoadBalancer(dev), dev, pack.Manifest.Name); }
+        try { return new BalanceEngine(vae, pack.LoadBalancer(dev), dev, pack.Manifest.Name, pack.Correction); }
         catch { vae.Dispose(); throw; }
     }
 

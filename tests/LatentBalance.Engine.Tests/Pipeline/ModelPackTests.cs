@@ -82,6 +82,27 @@ public class ModelPackTests
     }
 
     [Fact]
+    public void ThePacksCorrectionSettingsAreWhatABalanceUses()
+    {
+        // pack.json's correction is honoured, not only read: the .cube of a balance has the pack's LUT size,
+        // and a fit of other settings gives another correction
+        using var store = TestPack.Store();
+        var input = Directory.GetFiles(Path.Combine(TestPaths.Photos, "debian-skimage-data"), "coffee*").First();
+        var dir = TestPaths.TempDir("pack-correction-out");
+        var small = PackWith("lut17", "pack.json", j => j["correction"] = new JsonObject { ["lut_size"] = 17, ["fit"] = new JsonObject { ["steps"] = 20 } });
+        using (var engine = BalanceEngine.Load(small, "cpu", store))
+        {
+            Assert.Equal((17, 20), (engine.Correction.LutSize, engine.Correction.Fit.Steps));
+            engine.BalanceFile(input, Path.Combine(dir, "small.jpg"), lut: Path.Combine(dir, "small.cube"));
+        }
+        using (var engine = BalanceEngine.Load(TestPack.Directory, "cpu", store))
+            engine.BalanceFile(input, Path.Combine(dir, "default.jpg"), lut: Path.Combine(dir, "default.cube"));
+        Assert.Equal(17, LatentBalance.Engine.Color.CubeFile.Read(Path.Combine(dir, "small.cube")).Size);
+        Assert.Equal(33, LatentBalance.Engine.Color.CubeFile.Read(Path.Combine(dir, "default.cube")).Size);
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(dir, "small.jpg")), File.ReadAllBytes(Path.Combine(dir, "default.jpg")));
+    }
+
+    [Fact]
     public void CorrectionSettingsAreReadWithTheDefaultsForWhatIsLeftOut()
     {
         Assert.Equal(new CorrectionSettings(), ModelPack.Open(TestPack.Directory).Correction);   // the test pack says nothing
