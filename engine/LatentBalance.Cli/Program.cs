@@ -8,7 +8,7 @@ var root = new RootCommand("LatentBalance: machine-learning colour balance for p
     BalanceCommand.Create(),
     ModelsCommand.Create(),
 };
-foreach (var extra in CommandRegistry.Extra()) root.Subcommands.Add(extra);
+foreach (var extra in CommandRegistry.Extra(args)) root.Subcommands.Add(extra);
 // SIGTERM / Ctrl-C: the commands see the token cancelled; after 1.5 s the process exits anyway,
 // deleting the output files it had not finished (a libvips write cannot be interrupted)
 using var stop = new StopSignals(TimeSpan.FromSeconds(1.5));

@@ -1,3 +1,4 @@
+using LatentBalance.Bridge.Contract;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -45,6 +46,13 @@ public sealed class DBusConnection : IDisposable
 
     /// <summary>True when the transport can carry unix fds ('h').</summary>
     public bool CanPassUnixFds { get; private set; }
+
+    /// <summary><see cref="OpenSession"/> for the engine's host and client: no bus is <see cref="BridgeErrorCode.Unavailable"/>.</summary>
+    public static DBusConnection OpenSessionOrUnavailable(string? address)
+    {
+        try { return OpenSession(address); }
+        catch (DBusErrorException ex) { throw new BridgeException(BridgeErrorCode.Unavailable, $"no D-Bus session bus: {ex.Message}", ex); }
+    }
 
     /// <summary>
     /// Opens a private connection to the session bus at <paramref name="address"/>; null means

@@ -47,15 +47,7 @@ public sealed class DBusEngineClient : IEngineService, IDisposable
         options ??= new DBusClientOptions();
         Names.CheckBusName(options.BusName);
         if (options.CallTimeoutMs <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.CallTimeoutMs, "CallTimeoutMs must be > 0");
-        DBusConnection conn;
-        try
-        {
-            conn = DBusConnection.OpenSession(options.Address);
-        }
-        catch (DBusErrorException ex)
-        {
-            throw new BridgeException(BridgeErrorCode.Unavailable, $"no D-Bus session bus: {ex.Message}", ex);
-        }
+        var conn = DBusConnection.OpenSessionOrUnavailable(options.Address);
         try
         {
             if (options.RequireRunning && !conn.NameHasOwner(options.BusName))

@@ -42,15 +42,7 @@ public sealed class DBusEngineHost : IDisposable
         ArgumentNullException.ThrowIfNull(service);
         options ??= new DBusHostOptions();
         Names.CheckBusName(options.BusName);
-        DBusConnection conn;
-        try
-        {
-            conn = DBusConnection.OpenSession(options.Address);
-        }
-        catch (DBusErrorException ex)
-        {
-            throw new BridgeException(BridgeErrorCode.Unavailable, $"no D-Bus session bus: {ex.Message}", ex);
-        }
+        var conn = DBusConnection.OpenSessionOrUnavailable(options.Address);
         try
         {
             if (!conn.TryRequestName(options.BusName))

@@ -1,4 +1,3 @@
-using LatentBalance.Engine.Balancer;
 using System.CommandLine;
 using System.Globalization;
 using LatentBalance.Engine.Pipeline;
@@ -14,11 +13,13 @@ namespace LatentBalance.Cli.Commands;
 /// </summary>
 static class TrainCommand
 {
+    public const string Summary = "Build the latent dataset and train the balancer.";
+
     static readonly TrainingRecipe Defaults = new();
 
     public static Command Create()
     {
-        var cmd = new Command("train", "Build the latent dataset and train the balancer.");
+        var cmd = new Command("train", Summary);
         var binds = new List<Func<ParseResult, TrainingRecipe, TrainingRecipe>>();
         void Add<T>(string name, string? description, Func<TrainingRecipe, T> get, Func<TrainingRecipe, T, TrainingRecipe> set)
         {

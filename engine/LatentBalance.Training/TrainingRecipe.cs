@@ -1,12 +1,14 @@
-namespace LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.Balancer;
+
+namespace LatentBalance.Training;
 
 /// <summary>
 /// How a balancer is made (beside <see cref="BalancerConfig"/>, what it is), with the one set of defaults:
 /// <c>latentbalance train</c> binds its options onto this record (each option's default is the value here), and the
 /// three stages of the training assembly read it: the dataset (<c>LatentDatasetBuilder</c>: photos → latent cache),
 /// the fit (<c>BalancerTrainer</c>: the balancer) and the strength head (<c>StrengthHeadTrainer</c>);
-/// <c>TrainingRun</c> runs the stages. Data only, here rather than in LatentBalance.Training so that the CLI shows
-/// these defaults without loading that assembly (balancing and the daemon never load it).
+/// <c>TrainingRun</c> runs the stages. In the training assembly: the CLI builds its <c>train</c> command (and so loads
+/// this assembly) only when <c>train</c> is the command run; balancing and the daemon never load it.
 /// </summary>
 public sealed record TrainingRecipe
 {
