@@ -6,8 +6,8 @@
 #   dialog              1. preview: wait for the corrected preview, screenshot, Strength 0.25 (Alt+N, type), wait,
 #                          screenshot; crops of the preview pane -> preview-1.png / preview-2.png, their strengths
 #                          -> previews.txt; OK (Alt+O). gimp_batch_test.py compares them with real results.
-#                       2. cancel (24 MP layer): wait for the corrected preview, Iterations 2 (a new job), then
-#                          Escape while it runs
+#                       2. cancel (24 MP layer): wait for the corrected preview, Strength 1, Split view (Alt+V), a screenshot
+#                          of the dialog -> preview-24mp.png, Iterations 2 (a new job), then Escape while it runs
 #   dialog-unreachable  1. unreachable: wait for the one-line status, screenshot, OK (Alt+O)
 #
 # Findings go to stdout ("dialog-watch ..."); the batch test checks the results.
@@ -113,7 +113,10 @@ def preview(log):
 def cancel(log):
     wid = dialog_window()
     shown(log, "corrected", timeout=120)
-    screenshot("shot-24mp")
+    keys(wid, "alt+n", "ctrl+a", "type:1", "Tab", "alt+v")
+    shown(log, "split", "1.0", timeout=30)
+    geometry = dict(line.split("=") for line in xdo("getwindowgeometry", "--shell", wid).split())
+    screenshot("shot-24mp", tuple(int(geometry[k]) for k in ("X", "Y", "WIDTH", "HEIGHT")))
     keys(wid, "alt+i", "ctrl+a", "type:2", "Tab")
     if log.wait(r"preview: job \S+ \(iterations 2\)", 60) is None:
         raise SystemExit("dialog-watch: changing Iterations started no new job")

@@ -251,16 +251,45 @@ def dialog():
     compare_with_layer("preview at %g vs the filter's layer at %g" % (s1, s1), p1, result.index(1))
     img.delete()
 
-    # a 24 MP layer: the preview's time to show; changing Iterations starts a new job; Escape while it runs
-    img = load("photo8.png")
-    img.scale(6000, 4000)
-    src = img.get_layers()[0]
-    result, secs = run_filter(img, src, run_mode=Gimp.RunMode.INTERACTIVE)
+    # a 24 MP layer (the synthetic test card): the preview's time to show; the split view (the screenshot in
+    # docs/GIMP.md); changing Iterations starts a new job; Escape while it runs
+    img, src = test_card(6000, 4000)
+    result, secs = run_filter(img, src, run_mode=Gimp.RunMode.INTERACTIVE, strength=1.0)
     require(result.index(0) == Gimp.PDBStatusType.CANCEL, "Escape cancels the dialog (24 MP, %.1f s)" % secs)
     require(len(img.get_layers()) == 1, "cancelling added no layer")
     img.delete()
     left = [n for n in os.listdir(D) if n.startswith("latent-color-balance-")]
     require(not left, "the plug-in left no temp folders (%s)" % ", ".join(left))
+
+
+# sRGB values of the 24 patches of the classic colour chart (rows of six), the widely published 8-bit figures
+CHART = [(115, 82, 68), (194, 150, 130), (98, 122, 157), (87, 108, 67), (133, 128, 177), (103, 189, 170),
+         (214, 126, 44), (80, 91, 166), (193, 90, 99), (94, 60, 108), (157, 188, 64), (224, 163, 46),
+         (56, 61, 150), (70, 148, 73), (175, 54, 60), (231, 199, 31), (187, 86, 149), (8, 133, 161),
+         (243, 243, 242), (200, 200, 200), (160, 160, 160), (122, 122, 121), (85, 85, 85), (52, 52, 52)]
+
+
+def test_card(width, height):
+    """A synthetic 8-bit image made here (no photo, so its screenshots may be published): the colour chart's
+    patches on grey, a hue sweep and a grey ramp, all with the test's warm cast (gains 1.12, 1.0, 0.78)."""
+    w, h = 600, 400
+    px = np.full((h, w, 3), 110.0)
+    for i, c in enumerate(CHART):
+        y, x = 20 + (i // 6) * 70, 20 + (i % 6) * 95
+        px[y:y + 60, x:x + 85] = c
+    hue = np.linspace(0, 6, w, endpoint=False)[None, :, None]
+    k = np.array([5.0, 3.0, 1.0])[None, None, :]
+    sweep = 255 * (1 - np.clip(np.minimum((k + hue) % 6, 4 - (k + hue) % 6), 0, 1) * 0.7)
+    px[310:350] = sweep
+    px[355:395] = np.linspace(10, 245, w)[None, :, None]
+    px = np.clip(px * np.array([1.12, 1.0, 0.78]), 0, 255).round().astype(np.uint8)
+    img = Gimp.Image.new(w, h, Gimp.ImageBaseType.RGB)
+    layer = Gimp.Layer.new(img, "test card", w, h, Gimp.ImageType.RGB_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    img.insert_layer(layer, None, 0)
+    layer.get_buffer().set(Gegl.Rectangle.new(0, 0, w, h), "R'G'B' u8", px.tobytes())
+    layer.get_buffer().flush()
+    img.scale(width, height)
+    return img, img.get_layers()[0]
 
 
 def dialog_unreachable():

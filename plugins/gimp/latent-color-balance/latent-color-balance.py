@@ -370,8 +370,7 @@ class LivePreview:
     """The preview pane of the dialog (a Gtk box to pack into it) and the daemon job behind it."""
 
     def __init__(self, image, drawable, config):
-        from gi.repository import Gtk
-        self.Gtk = Gtk
+        from gi.repository import Gdk, Gtk
         self.image, self.drawable, self.config = image, drawable, config
         self.t_open = _now()
         self.closed = False
@@ -390,13 +389,13 @@ class LivePreview:
         self.picture = Gtk.Image()
         self.pane = Gtk.EventBox(halign=Gtk.Align.CENTER, valign=Gtk.Align.CENTER)   # as large as the picture
         self.pane.add(self.picture)
-        self.pane.add_events(Gdk_mask())
+        self.pane.add_events(Gdk.EventMask.BUTTON_PRESS_MASK | Gdk.EventMask.BUTTON1_MOTION_MASK)
         self.pane.connect("button-press-event", self.on_drag)
         self.pane.connect("motion-notify-event", self.on_drag)
         self.toggle = Gtk.CheckButton.new_with_mnemonic("_Preview")
         self.toggle.set_active(True)
         self.toggle.connect("toggled", lambda *_: self.preview_toggled())
-        self.split_toggle = Gtk.CheckButton.new_with_mnemonic("_Split view (before | after)")
+        self.split_toggle = Gtk.CheckButton.new_with_mnemonic("Split _view (before | after)")
         self.split_toggle.connect("toggled", lambda *_: self.render())
         self.spinner = Gtk.Spinner()
         self.status = Gtk.Label(label="", xalign=0.0)
@@ -421,7 +420,7 @@ class LivePreview:
     # ---- plumbing
     def later(self, ms, fn):
         """Runs fn from the main loop after ms (0: when idle); a call already waiting is not doubled."""
-        if fn in self.pending:
+        if fn in self.pending or self.closed:
             return
 
         def run():
@@ -442,9 +441,18 @@ class LivePreview:
     def strength(self):
         return float(self.config.get_property("strength"))
 
-    # ---- the downscaled layer
     def start(self):
+        # the daemon's job first: the layer is read for the pane while the daemon works on it
+        if self.toggle.get_active():
+            self.update()          # reads the pixels once the job is queued (or has failed)
+        else:
+            self.read_pixels()
+
+    # ---- the downscaled layer
+    def read_pixels(self):
         import numpy as np
+        if self.before is not None:
+            return
         t0 = _now()
         w, h = self.drawable.get_width(), self.drawable.get_height()
         scale = min(PREVIEW_SIZE[0] / w, PREVIEW_SIZE[1] / h, 1.0)
@@ -457,8 +465,6 @@ class LivePreview:
         self.alpha = np.clip(px[:, :, 3:4], 0.0, 1.0) if has_alpha else None
         log("preview: %dx%d pixels of the %dx%d layer read in %.3f s" % (pw, ph, w, h, _now() - t0))
         self.render()
-        if self.toggle.get_active():
-            self.update()
 
     # ---- the correction: one ExportCube job per iteration count
     def update(self):
@@ -526,6 +532,7 @@ class LivePreview:
             return None if self.closed else self.failed(error)
         self.job = (job_id, it)
         log("preview: job %s (iterations %d)" % (job_id, it))
+        self.later(0, self.read_pixels)
         self.client.wait_async(job_id, lambda reply, error: self.finished(job_id, it, cube, reply, error), self.cancellable)
 
     def finished(self, job_id, it, cube, reply, error):
@@ -534,15 +541,18 @@ class LivePreview:
         self.job = None
         if error is not None:
             return self.failed(error)
-        state, _path, code, message, elapsed_ms, _details = reply
+        state, _path, code, message, elapsed_ms, details = reply
         if state != "done":
             return self.failed(DaemonJobFailed("the daemon's job ended %s%s: %s" % (
                 state, " (%s)" % code if code else "", message or "no reason given")))
+        self.read_pixels()
         t0 = _now()
         table, dmin, dmax = read_cube(cube)
         self.corrected[it] = lut_lookup(table, dmin, dmax, self.before)
-        log("preview: correction for %d iteration(s): daemon job %.3f s (in the daemon %.3f s), LUT %d^3 read and "
-            "applied in %.3f s" % (it, t0 - self.t_job, elapsed_ms / 1000.0, table.shape[0], _now() - t0))
+        log("preview: correction for %d iteration(s): daemon job %.3f s (in the daemon %.3f s: %s), LUT %d^3 read and "
+            "applied in %.3f s" % (it, t0 - self.t_job, elapsed_ms / 1000.0,
+                                   ", ".join("%s %s" % (k[3:], v) for k, v in sorted(details.items()) if k.startswith("ms.")),
+                                   table.shape[0], _now() - t0))
         if it == self.iterations():
             self.say("")
             self.render()
@@ -559,6 +569,7 @@ class LivePreview:
             text = error.message if isinstance(error, GLib.Error) else str(error)
             self.say("No preview: %s" % text.splitlines()[0] if text else "No preview", tooltip=text)
         log("preview: unavailable: %s" % error)
+        self.later(0, self.read_pixels)       # the pane still shows the layer
 
     def cancel_job(self):
         if self.job is not None and self.job[0]:
@@ -626,11 +637,6 @@ class LivePreview:
         self.cancel_job()
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def Gdk_mask():
-    from gi.repository import Gdk
-    return Gdk.EventMask.BUTTON_PRESS_MASK | Gdk.EventMask.BUTTON1_MOTION_MASK
 
 
 def to_u8(values):
