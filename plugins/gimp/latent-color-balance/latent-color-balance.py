@@ -7,6 +7,8 @@
 # (org.latentbalance.Engine1 on the session bus) as a file at the image's own precision
 # (8-bit, 16-bit or 32-bit float), waits for the balanced file and adds it as a new layer
 # "Latent Color Balance" above the source, in one undo group. The source layer is never changed.
+# Its dialog previews the result (LivePreview: the daemon's per-image LUT on a downscaled copy, with
+# Strength blended here as the engine blends it; needs python3-numpy, else the dialog has no preview).
 #
 # Callable from scripts and batch mode:
 #   proc = Gimp.get_pdb().lookup_procedure("plug-in-latent-color-balance")
