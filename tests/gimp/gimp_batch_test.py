@@ -10,7 +10,10 @@
 #   check        (daemon activated by the first call) 8-bit, 16-bit+alpha, float and linear float images: new layer above the
 #                source named "Latent Color Balance", source untouched, precision kept, alpha kept, pixels
 #                match the CLI's output (cli8.png / cli16.png) within a small tolerance
-#   dialog       run-mode INTERACTIVE under a private Xvfb: the procedure dialog opens, OK is pressed, layer added
+#   dialog-unreachable  (no daemon) run-mode INTERACTIVE under Xvfb: the dialog says so, OK still runs (and fails)
+#   dialog       run-mode INTERACTIVE under a private Xvfb, driven by dialog_watch.py: the preview's screenshots at
+#                two strengths match the filter's layers at those strengths; OK adds the layer; on a 24 MP layer
+#                Escape while the preview's job runs cancels cleanly
 #   bench        a 6000x4000 (24 MP) 8-bit layer, timed; the plug-in prints its own timings (verbose mode)
 
 import os
@@ -175,14 +178,128 @@ def check():
               precision=Gimp.Precision.FLOAT_LINEAR, expect_precision=Gimp.Precision.FLOAT_LINEAR)
 
 
+PREVIEW_SIZE = (480, 360)   # the plug-in's preview pane
+
+
+def downscaled(drawable, width, height):
+    """The layer shrunk to width x height as the plug-in's preview reads it (GEGL, R'G'B' float)."""
+    scale = min(PREVIEW_SIZE[0] / drawable.get_width(), PREVIEW_SIZE[1] / drawable.get_height(), 1.0)
+    data = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), scale, "R'G'B' float", Gegl.AbyssPolicy.CLAMP)
+    return np.frombuffer(data, dtype=np.float32).reshape(height, width, 3).astype(np.float64)
+
+
+def screenshot_crop(name):
+    img = load(name)
+    px = pixels(img.get_layers()[0], "R'G'B' u8", np.uint8)[:, :, :3].astype(np.float64) / 255.0
+    img.delete()
+    return px
+
+
+def compare(what, a, b, tol_max, tol_mean):
+    diff = np.abs(a - b)
+    say("%s: max %.5f (%.2f/255), mean %.6f (%.3f/255)" % (what, diff.max(), diff.max() * 255, diff.mean(), diff.mean() * 255))
+    require(diff.max() <= tol_max and diff.mean() <= tol_mean,
+            "%s: within max %.2f/255, mean %.2f/255" % (what, tol_max * 255, tol_mean * 255))
+
+
+def box2(px):
+    """2x2 box average (odd edges dropped)."""
+    h, w = px.shape[0] // 2 * 2, px.shape[1] // 2 * 2
+    return px[:h, :w].reshape(h // 2, 2, w // 2, 2, -1).mean(axis=(1, 3))
+
+
+def compare_with_layer(what, preview, layer):
+    """The preview pane against a result layer shrunk to the pane's size the same way. The preview applies the
+    LUT to shrunk pixels, the layer was shrunk after it: at edges the two differ by a little over 1/255 at
+    the pane's size (measured 1.11/255 max, 0.30/255 mean); shrunk once more (2x2) they agree within 1/255."""
+    h, w, _ = preview.shape
+    shrunk = downscaled(layer, w, h)
+    compare(what + " (pane size)", preview, shrunk, 2.0 / 255, 0.5 / 255)
+    compare(what + " (2x2 downscaled)", box2(preview), box2(shrunk), 1.0 / 255, 0.5 / 255)
+
+
 def dialog():
-    # run-mode INTERACTIVE: the plug-in shows its GimpProcedureDialog; the shell's watcher presses OK
+    # run-mode INTERACTIVE under Xvfb; dialog_watch.py drives the dialog: it waits for the preview, takes a
+    # screenshot, sets Strength to 0.25, takes another, and presses OK. The screenshots' preview panes must
+    # show the real result at their strengths.
     img = load("photo8.png")
+    img.scale(902, 600)            # larger than the pane: the preview is a downscaled view
     src = img.get_layers()[0]
     result, secs = run_filter(img, src, run_mode=Gimp.RunMode.INTERACTIVE, strength=0.5)
     require(result.index(0) == Gimp.PDBStatusType.SUCCESS, "interactive run (dialog, OK) succeeded in %.1f s" % secs)
     layers = img.get_layers()
     require(len(layers) == 2 and layers[0].get_name() == LAYER_NAME, "interactive run added the layer")
+    with open(path("previews.txt")) as f:
+        shots = [(name, float(s)) for name, s, _it in (line.split() for line in f if line.strip())]
+    (shot1, s1), (shot2, s2) = shots
+    say("previews: %s at strength %g, %s at strength %g" % (shot1, s1, shot2, s2))
+    require(s1 != s2 and abs(s2 - 0.25) < 1e-9, "the strength was changed in the dialog (%g -> %g)" % (s1, s2))
+    p1, p2 = screenshot_crop(shot1), screenshot_crop(shot2)
+    h, w, _ = p1.shape
+    require(p2.shape == p1.shape and (w, h) == (480, 319), "the preview pane is %dx%d (the 902x600 layer fitted into 480x360)" % (w, h))
+    before = downscaled(src, w, h)
+    moved = np.abs(p1 - before).mean()
+    require(moved > 0.01, "the preview at strength %g shows a correction (mean change %.4f)" % (s1, moved))
+    require(np.abs(p1 - p2).mean() > 0.005, "the previews at strengths %g and %g differ (mean %.4f)" % (s1, s2, np.abs(p1 - p2).mean()))
+    # strength is a blend: the change from the original scales with it (each preview rounded to 8 bits)
+    compare("preview at %g vs original + %g/%g of the change at %g" % (s2, s2, s1, s1),
+            p2, before + (s2 / s1) * (p1 - before), 1.0 / 255 + 1e-9, 0.5 / 255)
+    # the preview agrees with what OK produced at s2, and with a plain run at s1 (both shrunk the same way)
+    compare_with_layer("preview at %g vs the layer OK added" % s2, p2, layers[0])
+    result, _ = run_filter(img, src, iterations=1, strength=s1)
+    require(result.index(0) == Gimp.PDBStatusType.SUCCESS, "a plain run at strength %g" % s1)
+    compare_with_layer("preview at %g vs the filter's layer at %g" % (s1, s1), p1, result.index(1))
+    img.delete()
+
+    # a 24 MP layer (the synthetic test card): the preview's time to show; the split view (the screenshot in
+    # docs/GIMP.md); changing Iterations starts a new job; Escape while it runs
+    img, src = test_card(6000, 4000)
+    result, secs = run_filter(img, src, run_mode=Gimp.RunMode.INTERACTIVE, strength=1.0)
+    require(result.index(0) == Gimp.PDBStatusType.CANCEL, "Escape cancels the dialog (24 MP, %.1f s)" % secs)
+    require(len(img.get_layers()) == 1, "cancelling added no layer")
+    img.delete()
+    left = [n for n in os.listdir(D) if n.startswith("latent-color-balance-")]
+    require(not left, "the plug-in left no temp folders (%s)" % ", ".join(left))
+
+
+# sRGB values of the 24 patches of the classic colour chart (rows of six), the widely published 8-bit figures
+CHART = [(115, 82, 68), (194, 150, 130), (98, 122, 157), (87, 108, 67), (133, 128, 177), (103, 189, 170),
+         (214, 126, 44), (80, 91, 166), (193, 90, 99), (94, 60, 108), (157, 188, 64), (224, 163, 46),
+         (56, 61, 150), (70, 148, 73), (175, 54, 60), (231, 199, 31), (187, 86, 149), (8, 133, 161),
+         (243, 243, 242), (200, 200, 200), (160, 160, 160), (122, 122, 121), (85, 85, 85), (52, 52, 52)]
+
+
+def test_card(width, height):
+    """A synthetic 8-bit image made here (no photo, so its screenshots may be published): the colour chart's
+    patches on grey, a hue sweep and a grey ramp, all with the test's warm cast (gains 1.12, 1.0, 0.78)."""
+    w, h = 600, 400
+    px = np.full((h, w, 3), 110.0)
+    for i, c in enumerate(CHART):
+        y, x = 20 + (i // 6) * 70, 20 + (i % 6) * 95
+        px[y:y + 60, x:x + 85] = c
+    hue = np.linspace(0, 6, w, endpoint=False)[None, :, None]
+    k = np.array([5.0, 3.0, 1.0])[None, None, :]
+    sweep = 255 * (1 - np.clip(np.minimum((k + hue) % 6, 4 - (k + hue) % 6), 0, 1) * 0.7)
+    px[310:350] = sweep
+    px[355:395] = np.linspace(10, 245, w)[None, :, None]
+    px = np.clip(px * np.array([1.12, 1.0, 0.78]), 0, 255).round().astype(np.uint8)
+    img = Gimp.Image.new(w, h, Gimp.ImageBaseType.RGB)
+    layer = Gimp.Layer.new(img, "test card", w, h, Gimp.ImageType.RGB_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    img.insert_layer(layer, None, 0)
+    layer.get_buffer().set(Gegl.Rectangle.new(0, 0, w, h), "R'G'B' u8", px.tobytes())
+    layer.get_buffer().flush()
+    img.scale(width, height)
+    return img, img.get_layers()[0]
+
+
+def dialog_unreachable():
+    # no daemon: the dialog says so in one line, and OK stays available (it tries again and fails)
+    img = load("photo8.png")
+    src = img.get_layers()[0]
+    result, secs = run_filter(img, src, run_mode=Gimp.RunMode.INTERACTIVE)
+    require(result.index(0) == Gimp.PDBStatusType.EXECUTION_ERROR,
+            "without a daemon, OK in the dialog runs the filter, which fails (%.1f s)" % secs)
+    require(len(img.get_layers()) == 1, "no layer was added")
     img.delete()
 
 
@@ -199,5 +316,6 @@ def bench():
         img.delete()
 
 
-{"prepare": prepare, "unreachable": unreachable, "check": check, "dialog": dialog, "bench": bench}[PHASE]()
+{"prepare": prepare, "unreachable": unreachable, "check": check, "dialog": dialog, "dialog-unreachable": dialog_unreachable,
+ "bench": bench}[PHASE]()
 say("phase %s passed" % PHASE)

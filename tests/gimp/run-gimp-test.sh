@@ -92,7 +92,7 @@ mkdir -p "$PLUG_DIR"
 (cd "$ROOT" && dotnet tool restore >/dev/null && dotnet cake --target=install-gimp --gimp-plugins="$PLUG_DIR" \
   >"$W/install-gimp.log" 2>&1) || { tail -n 20 "$W/install-gimp.log" >&2; die "dotnet cake --target=install-gimp failed"; }
 [ -x "$PLUG_DIR/latent-color-balance/latent-color-balance.py" ] || die "install-gimp did not install an executable plug-in"
-cp "$ROOT/tests/gimp/gimp_batch_test.py" "$W/"
+cp "$ROOT/tests/gimp/gimp_batch_test.py" "$ROOT/tests/gimp/dialog_watch.py" "$W/"
 # the photo with a warm cast (gains 1.12, 1.0, 0.78), so that the balance has something to correct: the
 # default pack leaves a balanced photo (nearly) alone, and the plug-in-vs-CLI checks must check a correction
 vips linear "$PHOTO" "$W/photo.jpg[Q=95]" "1.12 1.0 0.78" "0 0 0" --uchar || die "could not make the test photo from $PHOTO"
@@ -120,8 +120,8 @@ for _ in $(seq 50); do [ -S "$W/bus" ] && break; sleep 0.1; done
 [ -S "$W/bus" ] || { cat "$W/bus.err" >&2; die "private dbus-daemon did not start"; }
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$W/bus"
 
-# Interactive run mode needs a display: a private Xvfb inside the chroot, and a watcher that waits for the
-# plug-in's dialog window and presses Return (OK) in it.
+# Interactive run mode needs a display: a private Xvfb inside the chroot, and a watcher
+# (tests/gimp/dialog_watch.py) that drives the plug-in's dialog with xdotool and takes screenshots.
 cat >"$W/with-x.sh" <<'EOF'
 #!/bin/sh
 N=$((100 + $$ % 800))   # a display of its own, so parallel runs do not meet
@@ -129,30 +129,11 @@ Xvfb ":$N" -screen 0 1280x1024x24 -nolisten tcp >"$LB_TEST_DIR/xvfb.log" 2>&1 &
 XPID=$!
 export DISPLAY=":$N"
 for i in $(seq 50); do [ -S "/tmp/.X11-unix/X$N" ] && break; sleep 0.1; done
-(
-  for i in $(seq 240); do
-    WID=$(xdotool search --name '^Latent Color Balance$' 2>/dev/null | head -n 1)
-    if [ -n "$WID" ]; then
-      echo "dialog window $WID: $(xdotool getwindowname "$WID")"
-      sleep 2
-      # a screenshot of the dialog for humans (kept with LB_GIMP_KEEP=1)
-      python3 -c 'import gi; gi.require_version("Gdk", "3.0"); from gi.repository import Gdk; w = Gdk.get_default_root_window(); Gdk.pixbuf_get_from_window(w, 0, 0, w.get_width(), w.get_height()).savev("'"$LB_TEST_DIR"'/dialog.png", "png", [], [])' 2>/dev/null || true
-      # no window manager: focus the dialog directly, then press Return (XTEST) on its default button, OK
-      xdotool windowfocus --sync "$WID" >/dev/null 2>&1 || true
-      xdotool key Return && echo "pressed Return"
-      sleep 5
-      if xdotool search --name '^Latent Color Balance$' >/dev/null 2>&1; then
-        xdotool key alt+o && echo "pressed Alt+O"
-      fi
-      exit 0
-    fi
-    sleep 0.5
-  done
-  echo "no dialog window appeared"
-) >"$LB_TEST_DIR/dialog-watch.log" 2>&1 &
+python3 "$LB_TEST_DIR/dialog_watch.py" >"$LB_TEST_DIR/dialog-watch-$LB_TEST_PHASE.log" 2>&1 &
 WATCH=$!
-timeout -k 10 240 "$@"
+timeout -k 10 400 "$@"
 rc=$?
+for i in $(seq 50); do kill -0 "$WATCH" 2>/dev/null || break; sleep 0.2; done   # let the watcher finish its last step
 kill "$WATCH" "$XPID" 2>/dev/null
 exit $rc
 EOF
@@ -162,7 +143,7 @@ gimp_batch() {  # phase [extra env...]
   local phase=$1; shift
   log "GIMP batch: $phase"
   local t0=$SECONDS rc=0 wrap=()
-  [ "$phase" = dialog ] && wrap=(sh "$W/with-x.sh")
+  case "$phase" in dialog*) wrap=(sh "$W/with-x.sh") ;; esac
   chroot "$CHROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$W/home" LANG=C.UTF-8 \
       DBUS_SESSION_BUS_ADDRESS="unix:path=$W/bus" LATENTBALANCE_TMPDIR="$W" TMPDIR="$W" \
       LB_TEST_DIR="$W" LB_TEST_PHASE="$phase" "$@" "${wrap[@]}" \
@@ -178,6 +159,10 @@ gimp_batch() {  # phase [extra env...]
 # --- 6. phases -------------------------------------------------------------------------------------------
 gimp_batch prepare
 gimp_batch unreachable
+gimp_batch dialog-unreachable LATENTBALANCE_GIMP_VERBOSE=1
+grep -q '^dialog-watch pressed OK' "$W/dialog-watch-dialog-unreachable.log" \
+  || { cat "$W/dialog-watch-dialog-unreachable.log" >&2; die "the dialog without a daemon was not driven to its end"; }
+log "no daemon, interactive: $(grep -m1 'status line' "$W/dialog-watch-dialog-unreachable.log")"
 
 log "CLI reference outputs"
 IN_PROCESS=()
@@ -200,9 +185,10 @@ gimp_batch check LATENTBALANCE_GIMP_VERBOSE=1
 grep -q '"event":"daemon_ready"' "$W/daemon.log" || die "the daemon was not started by D-Bus activation"
 log "daemon was started by D-Bus activation"
 
-gimp_batch dialog
-grep -q '^pressed Return' "$W/dialog-watch.log" || { cat "$W/dialog-watch.log" >&2; die "the dialog did not appear"; }
-log "interactive: $(head -n 1 "$W/dialog-watch.log")"
+gimp_batch dialog LATENTBALANCE_GIMP_VERBOSE=1
+grep -q '^dialog-watch done' "$W/dialog-watch-dialog.log" || { cat "$W/dialog-watch-dialog.log" >&2; die "the dialog was not driven to its end"; }
+grep '^dialog-watch' "$W/dialog-watch-dialog.log" | sed 's/^/gimp-test: interactive: /' >&2
+grep -q '"event":"job_cancel_requested"' "$W/daemon.log" || die "closing the dialog did not cancel the preview's job in the daemon"
 
 if [ "$BENCH" = 1 ]; then
   gimp_batch bench LATENTBALANCE_GIMP_VERBOSE=1

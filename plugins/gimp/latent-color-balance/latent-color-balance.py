@@ -7,6 +7,8 @@
 # (org.latentbalance.Engine1 on the session bus) as a file at the image's own precision
 # (8-bit, 16-bit or 32-bit float), waits for the balanced file and adds it as a new layer
 # "Latent Color Balance" above the source, in one undo group. The source layer is never changed.
+# Its dialog previews the result (LivePreview: the daemon's per-image LUT on a downscaled copy, with
+# Strength blended here as the engine blends it; needs python3-numpy, else the dialog has no preview).
 #
 # Callable from scripts and batch mode:
 #   proc = Gimp.get_pdb().lookup_procedure("plug-in-latent-color-balance")
@@ -30,7 +32,8 @@ import time
 
 import gi
 gi.require_version("Gimp", "3.0")
-from gi.repository import Gimp, Gio, GLib, GObject  # noqa: E402
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio, GLib, GObject  # noqa: E402
 
 PROC_NAME = "plug-in-latent-color-balance"
 LAYER_NAME = "Latent Color Balance"
@@ -130,19 +133,37 @@ class EngineClient:
         except GLib.Error as e:
             raise DaemonUnavailable("no D-Bus session bus (%s)" % e.message)
 
-    def call(self, method, args, reply_type, timeout_ms=30000):
-        try:
-            # No NO_AUTO_START flag: the bus starts the daemon when its activation file is installed.
-            reply = self.bus.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, method, args,
-                                       GLib.VariantType.new(reply_type), Gio.DBusCallFlags.NONE,
-                                       timeout_ms, None)
-        except GLib.Error as e:
-            name = remote_error_name(e)
-            if name in UNREACHABLE_ERRORS or name.startswith("org.freedesktop.DBus.Error.Spawn") \
-                    or (not name and e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CLOSED)):
-                raise DaemonUnavailable("%s (%s)" % (BUS_NAME, e.message))
-            raise
-        return reply.unpack()
+    def call(self, method, args, reply_type, timeout_ms=30000, done=None, cancellable=None):
+        """Calls `method` and returns its unpacked reply, blocking. With `done`, returns at once and later
+        (from the main loop) calls done(reply, None) or done(None, error): DaemonUnavailable or GLib.Error."""
+        # No NO_AUTO_START flag: the bus starts the daemon when its activation file is installed.
+        if done is None:
+            try:
+                reply = self.bus.call_sync(BUS_NAME, OBJECT_PATH, INTERFACE, method, args,
+                                           GLib.VariantType.new(reply_type), Gio.DBusCallFlags.NONE,
+                                           timeout_ms, None)
+            except GLib.Error as e:
+                raise self.unreachable(e) or e
+            return reply.unpack()
+
+        def finished(bus, result):
+            try:
+                reply = bus.call_finish(result).unpack()
+            except GLib.Error as e:
+                done(None, self.unreachable(e) or e)
+                return
+            done(reply, None)
+        self.bus.call(BUS_NAME, OBJECT_PATH, INTERFACE, method, args, GLib.VariantType.new(reply_type),
+                      Gio.DBusCallFlags.NONE, timeout_ms, cancellable, finished)
+
+    @staticmethod
+    def unreachable(e):
+        """DaemonUnavailable for the errors that mean nobody answers on the bus name, else None."""
+        name = remote_error_name(e)
+        if name in UNREACHABLE_ERRORS or name.startswith("org.freedesktop.DBus.Error.Spawn") \
+                or (not name and e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CLOSED)):
+            return DaemonUnavailable("%s (%s)" % (BUS_NAME, e.message))
+        return None
 
     def info(self):
         # The first call activates the daemon if needed; loading it may take a while.
@@ -164,6 +185,31 @@ class EngineClient:
             self.call("Cancel", GLib.Variant("(s)", (job_id,)), "(b)")
         except Exception:
             pass
+
+    # The preview's calls: the same methods, asynchronous (results arrive in the dialog's main loop).
+
+    def info_async(self, done, cancellable):
+        """done(None) when the daemon answers (activating it if needed), done(error) if not."""
+        def answered(reply, error):
+            if error is None and reply[4] != PROTOCOL_VERSION:
+                error = DaemonUnavailable("the daemon speaks protocol %d, this plug-in protocol %d: update one of them"
+                                          % (reply[4], PROTOCOL_VERSION))
+            done(error)
+        self.call("GetInfo", None, "(ssasasua{ss})", 120000, answered, cancellable)
+
+    def export_cube_async(self, input_path, cube_path, parameters, done, cancellable):
+        """Queues ExportCube (the pack's LUT size, as Balance uses); done(job_id, error)."""
+        args = GLib.Variant("(sssa{ss}ib)", (input_path, cube_path, "", parameters, 0, True))
+        self.call("ExportCube", args, "(s)", 30000, lambda reply, error: done(reply and reply[0], error), cancellable)
+
+    def wait_async(self, job_id, done, cancellable, slice_ms=250):
+        """done((state, output_path, error_code, error, elapsed_ms, details), error) once the job ends."""
+        def answered(reply, error):
+            if error is not None and remote_error_name(error) == ERROR_PREFIX + "Timeout":
+                self.wait_async(job_id, done, cancellable, slice_ms)   # still running: wait another slice
+            else:
+                done(reply, error)
+        self.call("Wait", GLib.Variant("(si)", (job_id, slice_ms)), "(ssssta{ss})", slice_ms + 30000, answered, cancellable)
 
     def wait(self, job_id, on_progress, slice_ms=250):
         """Blocks until the job ends; returns (state, output_path, error_code, error, elapsed_ms, details)."""
@@ -256,6 +302,357 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------------------------------------
+# The dialog's live preview: the whole layer, downscaled, through the per-image correction. The correction
+# is the daemon's: one ExportCube job of the layer (exported exactly as OK exports it) at strength 1 per
+# image and iteration count, a .cube LUT. Strength is blended here as the engine blends it (LutTransform:
+# out = in + s * (lut(in) - in), trilinear, inputs clamped to the LUT's domain; the same as applying
+# Lut3D.Blend's identity + s * (lut - identity)), so moving Strength needs no model run and the preview
+# agrees with what OK produces. numpy does the pixel work (a preview of at most 480x360).
+# --------------------------------------------------------------------------------------------------------
+
+PREVIEW_SIZE = (480, 360)
+
+
+def read_cube(path):
+    """A .cube file as (table[b, g, r] -> rgb, domain_min, domain_max) numpy arrays; red changes fastest."""
+    import numpy as np
+    size, dmin, dmax, data = 0, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], []
+    with open(path) as f:
+        for line in f:
+            words = line.split("#", 1)[0].split()
+            if not words:
+                continue
+            key = words[0].upper()
+            if key == "LUT_3D_SIZE":
+                size = int(words[1])
+            elif key == "DOMAIN_MIN":
+                dmin = [float(v) for v in words[1:4]]
+            elif key == "DOMAIN_MAX":
+                dmax = [float(v) for v in words[1:4]]
+            elif key[0].isalpha() and key not in ("NAN", "INF", "INFINITY"):
+                continue                                   # TITLE and other keywords
+            else:
+                data.extend(words)
+    values = np.array(data, dtype=np.float64)
+    if size < 2 or values.size != size ** 3 * 3:
+        raise IOError("%s is not a 3D .cube LUT (size %d, %d values)" % (path, size, values.size))
+    return values.reshape(size, size, size, 3), np.array(dmin), np.array(dmax)
+
+
+def lut_lookup(table, dmin, dmax, rgb):
+    """lut(rgb) for an (..., 3) float array, as LutTransform samples it: each channel mapped from the domain
+    onto the grid, clamped to it (NaN as 0), trilinear between the 8 surrounding grid points."""
+    import numpy as np
+    n = table.shape[0]
+    x = np.clip(np.nan_to_num((rgb - dmin) * ((n - 1) / (dmax - dmin)), nan=0.0), 0, n - 1)
+    i0 = np.minimum(x.astype(np.intp), n - 2)
+    f = x - i0
+    r, g, b = i0[..., 0], i0[..., 1], i0[..., 2]
+    fr, fg, fb = f[..., 0:1], f[..., 1:2], f[..., 2:3]
+
+    def at(db, dg, dr):
+        return table[b + db, g + dg, r + dr]
+    c00 = at(0, 0, 0) + (at(0, 0, 1) - at(0, 0, 0)) * fr
+    c10 = at(0, 1, 0) + (at(0, 1, 1) - at(0, 1, 0)) * fr
+    c01 = at(1, 0, 0) + (at(1, 0, 1) - at(1, 0, 0)) * fr
+    c11 = at(1, 1, 0) + (at(1, 1, 1) - at(1, 1, 0)) * fr
+    c0 = c00 + (c10 - c00) * fg
+    c1 = c01 + (c11 - c01) * fg
+    return c0 + (c1 - c0) * fb
+
+
+def blend(rgb, corrected, strength):
+    """The correction at `strength`: rgb + strength * (lut(rgb) - rgb), which is what the LUT
+    identity + strength * (lut - identity) gives (interpolating the identity returns the input)."""
+    return rgb * (1.0 - strength) + corrected * strength
+
+
+class LivePreview:
+    """The preview pane of the dialog (a Gtk box to pack into it) and the daemon job behind it."""
+
+    def __init__(self, image, drawable, config):
+        from gi.repository import Gdk, Gtk
+        self.image, self.drawable, self.config = image, drawable, config
+        self.t_open = _now()
+        self.closed = False
+        self.client = None
+        self.cancellable = Gio.Cancellable()
+        self.workdir = None
+        self.src_path = None
+        self.job = None            # (job_id, iterations) of the running ExportCube job
+        self.corrected = {}        # iterations -> lut(before), the correction at strength 1
+        self.before = self.alpha = None
+        self.split = 0.5           # where the split view changes from before to after (fraction of the width)
+        self.showing = self.reported = None
+        self.pending = {}          # fn -> GLib source id (later)
+        self.connecting = False
+
+        self.picture = Gtk.Image()
+        self.pane = Gtk.EventBox(halign=Gtk.Align.CENTER, valign=Gtk.Align.CENTER)   # as large as the picture
+        self.pane.add(self.picture)
+        self.pane.add_events(Gdk.EventMask.BUTTON_PRESS_MASK | Gdk.EventMask.BUTTON1_MOTION_MASK)
+        self.pane.connect("button-press-event", self.on_drag)
+        self.pane.connect("motion-notify-event", self.on_drag)
+        self.toggle = Gtk.CheckButton.new_with_mnemonic("_Preview")
+        self.toggle.set_active(True)
+        self.toggle.connect("toggled", lambda *_: self.preview_toggled())
+        self.split_toggle = Gtk.CheckButton.new_with_mnemonic("Split _view (before | after)")
+        self.split_toggle.connect("toggled", lambda *_: self.render())
+        self.spinner = Gtk.Spinner()
+        self.status = Gtk.Label(label="", xalign=0.0)
+        self.status.set_ellipsize(3)   # Pango.EllipsizeMode.END: one line
+        toggles = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12)
+        toggles.pack_start(self.toggle, False, False, 0)
+        toggles.pack_start(self.split_toggle, False, False, 0)
+        line = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+        line.pack_start(self.spinner, False, False, 0)
+        line.pack_start(self.status, True, True, 0)
+        self.box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+        self.box.set_border_width(6)
+        self.box.pack_start(self.pane, True, True, 0)
+        self.box.pack_start(toggles, False, False, 0)
+        self.box.pack_start(line, False, False, 0)
+        self.box.show_all()
+
+        config.connect("notify::strength", lambda *_: self.later(0, self.render))
+        config.connect("notify::iterations", lambda *_: self.later(300, self.update))
+        self.later(0, self.start)
+
+    # ---- plumbing
+    def later(self, ms, fn):
+        """Runs fn from the main loop after ms (0: when idle); a call already waiting is not doubled."""
+        if fn in self.pending or self.closed:
+            return
+
+        def run():
+            del self.pending[fn]
+            fn()
+            return False
+        self.pending[fn] = GLib.timeout_add(ms, run) if ms else GLib.idle_add(run)
+
+    def say(self, text, busy=False, tooltip=None):
+        self.status.set_text(text)
+        self.status.set_tooltip_text(tooltip or text)
+        (self.spinner.start if busy else self.spinner.stop)()
+        log("preview: status: %s" % text)
+
+    def iterations(self):
+        return int(self.config.get_property("iterations"))
+
+    def strength(self):
+        return float(self.config.get_property("strength"))
+
+    def start(self):
+        # the daemon's job first: the layer is read for the pane while the daemon works on it
+        if self.toggle.get_active():
+            self.update()          # reads the pixels once the job is queued (or has failed)
+        else:
+            self.read_pixels()
+
+    # ---- the downscaled layer
+    def read_pixels(self):
+        import numpy as np
+        if self.before is not None:
+            return
+        t0 = _now()
+        w, h = self.drawable.get_width(), self.drawable.get_height()
+        scale = min(PREVIEW_SIZE[0] / w, PREVIEW_SIZE[1] / h, 1.0)
+        pw, ph = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+        has_alpha = self.drawable.has_alpha()
+        fmt = "R'G'B'A float" if has_alpha else "R'G'B' float"
+        data = self.drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, pw, ph), scale, fmt, Gegl.AbyssPolicy.CLAMP)
+        px = np.frombuffer(data, dtype=np.float32).reshape(ph, pw, 4 if has_alpha else 3).astype(np.float64)
+        self.before = px[:, :, :3]
+        self.alpha = np.clip(px[:, :, 3:4], 0.0, 1.0) if has_alpha else None
+        log("preview: %dx%d pixels of the %dx%d layer read in %.3f s" % (pw, ph, w, h, _now() - t0))
+        self.render()
+
+    # ---- the correction: one ExportCube job per iteration count
+    def update(self):
+        it = self.iterations()
+        if not self.toggle.get_active() or it in self.corrected:
+            return self.render()
+        if self.job is not None:
+            if self.job[1] == it:
+                return
+            self.cancel_job()
+        if self.connecting:
+            return
+        self.say("Computing the correction…", busy=True)
+        if self.src_path is not None:
+            return self.submit()
+        # (re)connect: GetInfo starts the daemon by D-Bus activation if needed, without blocking the dialog
+        try:
+            self.client = EngineClient()
+        except DaemonUnavailable as e:
+            return self.failed(e)
+        self.connecting = True
+        self.client.info_async(self.connected, self.cancellable)
+
+    def connected(self, error):
+        self.connecting = False
+        if error is not None:
+            return self.failed(error)
+        self.later(0, self.export)
+
+    def export(self):
+        # GIMP's exporter, as OK uses it: the same file, so the same correction (blocks for a moment)
+        t0 = _now()
+        if self.workdir is None:
+            self.workdir = tempfile.mkdtemp(prefix="latent-color-balance-preview-",
+                                            dir=os.environ.get("LATENTBALANCE_TMPDIR") or None)
+        self.src_path = os.path.join(self.workdir, "layer.tif")
+        try:
+            export_layer(self.drawable, exchange_precision(self.image.get_precision()), self.src_path)
+        except (IOError, OSError, GLib.Error) as e:
+            self.src_path = None
+            return self.failed(e)
+        log("preview: layer exported in %.3f s" % (_now() - t0))
+        self.submit()
+
+    def submit(self):
+        it = self.iterations()
+        if it in self.corrected:
+            return self.render()
+        cube = os.path.join(self.workdir, "correction-%d.cube" % it)
+        self.t_job = _now()
+        self.job = ("", it)
+        self.client.export_cube_async(self.src_path, cube, {"iterations": str(it), "strength": "1.0"},
+                                      lambda job_id, error: self.queued(job_id, it, cube, error), None)
+
+    def queued(self, job_id, it, cube, error):
+        if self.job != ("", it):
+            if error is None:
+                self.client.cancel(job_id)       # superseded meanwhile
+            return
+        if error is not None or self.closed:
+            self.job = None
+            if error is None:
+                self.client.cancel(job_id)       # the dialog closed meanwhile
+                log("preview: job %s cancelled" % job_id)
+            return None if self.closed else self.failed(error)
+        self.job = (job_id, it)
+        log("preview: job %s (iterations %d)" % (job_id, it))
+        self.later(0, self.read_pixels)
+        self.client.wait_async(job_id, lambda reply, error: self.finished(job_id, it, cube, reply, error), self.cancellable)
+
+    def finished(self, job_id, it, cube, reply, error):
+        if self.closed or self.job is None or self.job[0] != job_id:
+            return
+        self.job = None
+        if error is not None:
+            return self.failed(error)
+        state, _path, code, message, elapsed_ms, details = reply
+        if state != "done":
+            return self.failed(DaemonJobFailed("the daemon's job ended %s%s: %s" % (
+                state, " (%s)" % code if code else "", message or "no reason given")))
+        self.read_pixels()
+        t0 = _now()
+        table, dmin, dmax = read_cube(cube)
+        self.corrected[it] = lut_lookup(table, dmin, dmax, self.before)
+        log("preview: correction for %d iteration(s): daemon job %.3f s (in the daemon %.3f s: %s), LUT %d^3 read and "
+            "applied in %.3f s" % (it, t0 - self.t_job, elapsed_ms / 1000.0,
+                                   ", ".join("%s %s" % (k[3:], v) for k, v in sorted(details.items()) if k.startswith("ms.")),
+                                   table.shape[0], _now() - t0))
+        if it == self.iterations():
+            self.say("")
+            self.render()
+        else:
+            self.update()
+
+    def failed(self, error):
+        if isinstance(error, GLib.Error) and error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED):
+            return
+        if isinstance(error, DaemonUnavailable):
+            self.say("The LatentBalance daemon cannot be reached; OK tries to start it again.",
+                     tooltip="%s\n%s" % (error, HOW_TO_START))
+        else:
+            text = error.message if isinstance(error, GLib.Error) else str(error)
+            self.say("No preview: %s" % text.splitlines()[0] if text else "No preview", tooltip=text)
+        log("preview: unavailable: %s" % error)
+        self.later(0, self.read_pixels)       # the pane still shows the layer
+
+    def cancel_job(self):
+        if self.job is not None and self.job[0]:
+            self.client.cancel(self.job[0])
+            log("preview: job %s cancelled" % self.job[0])
+        self.job = None
+
+    # ---- showing it
+    def preview_toggled(self):
+        if self.toggle.get_active():
+            self.update()
+        self.render()
+
+    def render(self):
+        """Shows the original, the corrected layer at the current strength, or both split."""
+        import numpy as np
+        if self.before is None:
+            return
+        it, strength = self.iterations(), self.strength()
+        corrected = self.corrected.get(it) if self.toggle.get_active() else None
+        rgb = self.before if corrected is None else blend(self.before, corrected, strength)
+        what = "original" if corrected is None else "corrected"
+        if corrected is not None and self.split_toggle.get_active():
+            xs = int(round(self.split * rgb.shape[1]))
+            rgb = np.concatenate([self.before[:, :xs], rgb[:, xs:]], axis=1)
+            rgb[:, xs:xs + 1] = 1.0                                  # the divider
+            what = "split"
+        if self.alpha is not None:                                   # over GIMP-like checks
+            h, w = rgb.shape[:2]
+            checks = np.where((np.arange(h)[:, None] // 8 + np.arange(w)[None, :] // 8) % 2 == 0, 0.6, 0.4)[:, :, None]
+            rgb = rgb * self.alpha + checks * (1.0 - self.alpha)
+        self.picture.set_from_pixbuf(make_pixbuf(to_u8(rgb)))
+        self.showing = (what, it, strength) if corrected is not None else (what, None, None)
+        self.later(50, self.report_shown)
+
+    def report_shown(self):
+        """Logs where the pane is on the screen and what it shows (the host test finds it in a screenshot)."""
+        if self.showing == self.reported or self.picture.get_window() is None:
+            return
+        self.reported = self.showing
+        top = self.picture.get_toplevel()
+        ax, ay = self.picture.translate_coordinates(top, 0, 0)[-2:]
+        ox, oy = top.get_window().get_origin()[-2:]
+        h, w = self.before.shape[:2]
+        log("preview: shown %s at %d,%d %dx%d iterations %s strength %s, %.3f s after the dialog opened"
+            % ((self.showing[0], ox + ax, oy + ay, w, h) + self.showing[1:] + (_now() - self.t_open,)))
+
+    def on_drag(self, pane, event):
+        if self.split_toggle.get_active() and self.before is not None:
+            self.split = min(1.0, max(0.0, event.x / self.before.shape[1]))
+            self.render()
+        return False
+
+    def close(self):
+        """Stops everything the preview started: pending calls, the daemon's job, the temp folder."""
+        self.closed = True
+        for source in self.pending.values():
+            GLib.source_remove(source)
+        self.pending.clear()
+        # an ExportCube call still unanswered: its job id arrives in a moment, and `queued` cancels the job
+        deadline = _now() + 5.0
+        while self.job is not None and not self.job[0] and _now() < deadline:
+            GLib.MainContext.default().iteration(True)
+        self.cancellable.cancel()
+        self.cancel_job()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def to_u8(values):
+    """Floats in 0..1 to bytes as the engine rounds them (nearest, clamped)."""
+    import numpy as np
+    return np.clip(np.floor(values * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+
+def make_pixbuf(rgb):
+    from gi.repository import GdkPixbuf
+    h, w, _ = rgb.shape
+    return GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(rgb.tobytes()), GdkPixbuf.Colorspace.RGB, False, 8, w, h, w * 3)
+
+
 class LatentColorBalance(Gimp.PlugIn):
     def do_query_procedures(self):
         return [PROC_NAME]
@@ -300,7 +697,17 @@ class LatentColorBalance(Gimp.PlugIn):
             GimpUi.init(PROC_NAME)
             dialog = GimpUi.ProcedureDialog.new(procedure, config, "Latent Color Balance")
             dialog.fill(None)
+            preview = None
+            try:
+                import numpy  # noqa: F401  (the preview's pixel work)
+                preview = LivePreview(image, drawable, config)
+                dialog.get_content_area().pack_start(preview.box, True, True, 0)
+                dialog.get_content_area().reorder_child(preview.box, 0)
+            except ImportError:
+                log("no preview: python3-numpy is not installed")
             ok = dialog.run()
+            if preview is not None:
+                preview.close()
             dialog.destroy()
             if not ok:
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
