@@ -90,6 +90,50 @@ public class OnnxTinyAutoencoderTests(ITestOutputHelper output)
         Assert.True(imageDiff < 1e-4, $"decoded max difference {imageDiff}");
     }
 
+    public static TheoryData<string, bool, bool> OtherShapes => new()
+    {
+        { "taesd-like: no pool, clamp", false, true },
+        { "pool, no clamp", true, false },
+    };
+
+    /// <summary>Other configs than TAEF2's build too (the graphs follow the config): random weights written as safetensors, against the engine's TorchSharp networks.</summary>
+    [Theory]
+    [MemberData(nameof(OtherShapes))]
+    public void OtherConfigsMatchTorchSharp(string what, bool pool, bool clamp)
+    {
+        var config = new TinyAutoencoderConfig
+        {
+            Name = "small", LatentChannels = 4, Width = 16, EncoderBlocks = [1, 2, 2], DecoderBlocks = [2, 2, 1],
+            DeepestStagePool = pool, PoolExpansion = 2, PoolGroups = 4, DecoderClamp = clamp, ClampMagnitude = 2.5,
+        };
+        var dir = TestPaths.TempDir("onnx-shapes");
+        manual_seed(11);
+        using var encoder = TinyAutoencoderNetworks.Encoder(config);
+        using var decoder = TinyAutoencoderNetworks.Decoder(config);
+        foreach (var (net, file) in new[] { (encoder, "encoder.safetensors"), (decoder, "decoder.safetensors") })
+        {
+            net.eval();
+            var weights = net.state_dict();
+            using (no_grad())
+                foreach (var (key, p) in weights)
+                    if (key.Contains(".pool.1.")) p.copy_(rand_like(p) + 0.5f); // TorchSharp leaves GroupNorm's affine uninitialised
+            SafeTensors.Write(Path.Combine(dir, file), weights);
+        }
+        using var onnx = OnnxTinyAutoencoder.Load(config, Path.Combine(dir, "encoder.safetensors"), Path.Combine(dir, "decoder.safetensors"));
+        using var x = rand(2, 3, 32, 24);
+        using var noGrad = no_grad();
+        using var z = encoder.forward(x);
+        using var wide = z * (6.0f / z.abs().max().item<float>()); // latents out to ±6, so that the clamp (±2.5) bites
+        using var y = decoder.forward(wide);
+        var onnxLatent = onnx.Encode(FromTorch(x));
+        Assert.Equal([2L, 4, 8, 6], onnxLatent.Shape);
+        // relative to the largest value: random weights give small activations
+        float latentDiff = MaxAbsDiff(onnxLatent, FromTorch(z)) / z.abs().max().item<float>();
+        float imageDiff = MaxAbsDiff(onnx.Decode(FromTorch(wide)), FromTorch(y)) / y.abs().max().item<float>();
+        output.WriteLine($"{what}: max |diff| / max |value|: latent {latentDiff:E2}, image {imageDiff:E2}");
+        Assert.True(latentDiff < 1e-5 && imageDiff < 1e-5, $"{what}: latent {latentDiff}, image {imageDiff}");
+    }
+
     [Fact]
     public void WeightsThatDoNotFitAreRefusedNamingTheFile()
     {
