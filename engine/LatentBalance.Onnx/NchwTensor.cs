@@ -1,7 +1,7 @@
 namespace LatentBalance.Onnx;
 
 /// <summary>A float32 NCHW tensor in a plain array (C order): what goes into and comes out of an <see cref="OnnxNetwork"/>.</summary>
-public sealed record NchwTensor
+public sealed class NchwTensor
 {
     public float[] Data { get; }
     public int Batch { get; }
