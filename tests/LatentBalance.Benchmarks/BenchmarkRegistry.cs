@@ -1,6 +1,6 @@
 namespace LatentBalance.Benchmarks;
 
-/// <summary>Further benchmarks (the full-resolution writer, the daemon round trip, the colour-map fit, the Scalar-lifetime diagnostic, the long fuzz run, the daemon soak) register here.</summary>
+/// <summary>Further benchmarks (the full-resolution writer, the daemon round trip, the colour-map fit, the Scalar-lifetime diagnostic, the long fuzz run, the daemon soak, TAEF2 through ONNX Runtime against TorchSharp) register here.</summary>
 static partial class BenchmarkRegistry
 {
     public static IEnumerable<KeyValuePair<string, Func<Task>>> Extra()
@@ -11,5 +11,6 @@ static partial class BenchmarkRegistry
         yield return new("scalar-race", ScalarRaceBenchmark.RunAsync);
         yield return new("fuzz", FuzzBenchmark.RunAsync);
         yield return new("soak", SoakBenchmark.RunAsync);
+        yield return new("onnx", OnnxBenchmark.RunAsync);
     }
 }

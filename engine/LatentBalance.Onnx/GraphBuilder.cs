@@ -1,0 +1,118 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Google.Protobuf;
+using LatentBalance.Engine.ModelFiles;
+using Onnx;
+
+namespace LatentBalance.Onnx;
+
+/// <summary>
+/// Builds one ONNX graph (opset <see cref="Opset"/>) node by node, taking its weights from a <see cref="StateDict"/>
+/// as initializers named by their state-dict keys. As strict as the engine's <c>Pretrained.LoadInto</c>:
+/// every key the graph needs present with its shape, finite, and none left over, or one error listing the problems.
+/// </summary>
+internal sealed class GraphBuilder(string name, StateDict weights)
+{
+    public const int Opset = 17;
+    readonly GraphProto _graph = new() { Name = name };
+    readonly List<string> _missing = [], _shapes = [], _nonFinite = [];
+    readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    int _next;
+
+    /// <summary>A float32 NCHW input with <paramref name="channels"/> channels; batch, height and width are free.</summary>
+    public string Input(string input, int channels)
+    {
+        _graph.Input.Add(Nchw(input, channels));
+        return input;
+    }
+
+    public string Node(string op, string[] inputs, params AttributeProto[] attributes)
+    {
+        var output = $"{op}_{_next++}";
+        var node = new NodeProto { OpType = op, Name = output };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        _graph.Node.Add(node);
+        return output;
+    }
+
+    /// <summary>The state dict's <paramref name="key"/>, which must have <paramref name="shape"/>; stored as <paramref name="storedShape"/> (same size) when given.</summary>
+    public string Weight(string key, long[] shape, long[]? storedShape = null)
+    {
+        _used.Add(key);
+        if (!weights.Tensors.TryGetValue(key, out var w)) { _missing.Add(key); return key; }
+        if (!w.Shape.SequenceEqual(shape)) { _shapes.Add($"{key} (file [{string.Join(",", w.Shape)}], model [{string.Join(",", shape)}])"); return key; }
+        if (!w.Data.All(float.IsFinite)) { _nonFinite.Add(key); return key; }
+        _graph.Initializer.Add(Tensor(key, TensorProto.Types.DataType.Float, storedShape ?? shape, MemoryMarshal.AsBytes(w.Data.AsSpan())));
+        return key;
+    }
+
+    public string Constant(float[] values, params long[] shape) =>
+        AddConstant(TensorProto.Types.DataType.Float, shape, MemoryMarshal.AsBytes(values.AsSpan()));
+
+    public string Constant(long[] values) =>
+        AddConstant(TensorProto.Types.DataType.Int64, [values.Length], MemoryMarshal.AsBytes(values.AsSpan()));
+
+    string AddConstant(TensorProto.Types.DataType type, long[] shape, ReadOnlySpan<byte> bytes)
+    {
+        var key = $"const_{_next++}";
+        _graph.Initializer.Add(Tensor(key, type, shape, bytes));
+        return key;
+    }
+
+    /// <summary>The model with <paramref name="value"/> as its output <paramref name="output"/> (<paramref name="channels"/> channels, NCHW).</summary>
+    /// <exception cref="ModelFileException">the weights do not fit the graph; the message names the file.</exception>
+    public ModelProto Build(string value, string output, int channels)
+    {
+        var unexpected = weights.Tensors.Keys.Where(k => !_used.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        if (_missing.Count + _shapes.Count + _nonFinite.Count + unexpected.Count > 0)
+        {
+            var sb = new StringBuilder($"{weights.Source}: weights do not fit the model");
+            void List(string what, List<string> keys) { if (keys.Count > 0) sb.Append($"; {what} {keys.Count}: ").AppendJoin(", ", keys.Take(20)); }
+            List("missing", _missing);
+            List("unexpected", unexpected);
+            List("shape mismatch", _shapes);
+            List("NaN or infinite values in", _nonFinite);
+            throw new ModelFileException(sb.ToString());
+        }
+        var identity = new NodeProto { OpType = "Identity", Name = output };
+        identity.Input.Add(value);
+        identity.Output.Add(output);
+        _graph.Node.Add(identity);
+        _graph.Output.Add(Nchw(output, channels));
+        var model = new ModelProto { IrVersion = 8, ProducerName = "LatentBalance", Graph = _graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        return model;
+    }
+
+    public static AttributeProto Ints(string name, params long[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(values);
+        return a;
+    }
+
+    public static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+    public static AttributeProto String(string name, string value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+
+    static TensorProto Tensor(string key, TensorProto.Types.DataType type, long[] shape, ReadOnlySpan<byte> bytes)
+    {
+        var t = new TensorProto { Name = key, DataType = (int)type, RawData = ByteString.CopyFrom(bytes) };
+        t.Dims.AddRange(shape);
+        return t;
+    }
+
+    static ValueInfoProto Nchw(string name, int channels)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = channels });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = name + "_height" });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = name + "_width" });
+        var tensor = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape };
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
+    }
+}

@@ -1,0 +1,46 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+
+namespace LatentBalance.Onnx;
+
+/// <summary>
+/// One network in one ONNX Runtime session on the CPU, created once and reused (one NCHW input, one NCHW output).
+/// Intra-op threads: <paramref name="threads"/>, else the cores this process may use. Not thread-safe: one inference at a time.
+/// </summary>
+public sealed class OnnxNetwork : IDisposable
+{
+    readonly InferenceSession _session;
+    readonly RunOptions _run = new();
+    readonly string[] _input, _output;
+
+    public int Threads { get; }
+
+    internal OnnxNetwork(ModelProto model, string input, string output, int? threads = null)
+    {
+        Threads = threads ?? Environment.ProcessorCount;
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = Threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        _session = new InferenceSession(model.ToByteArray(), options);
+        (_input, _output) = ([input], [output]);
+    }
+
+    public NchwTensor Run(NchwTensor input)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input.Data, input.Shape);
+        using var results = _session.Run(_run, _input, [value], _output);
+        var shape = results[0].GetTensorTypeAndShape().Shape;
+        return new NchwTensor(results[0].GetTensorDataAsSpan<float>().ToArray(), (int)shape[0], (int)shape[1], (int)shape[2], (int)shape[3]);
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _run.Dispose();
+    }
+}
