@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Imaging;
 using System.Text.Json;
 using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.ModelFiles;
@@ -15,8 +16,7 @@ public static class BalancerCheckpoint
         var last = Path.Combine(dir, "last");
         net.Save(last, new Dictionary<string, string> { ["step"] = state.Step.ToString() });
         var path = Path.Combine(last, StateFile);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(state, Json));
-        File.Move(path + ".tmp", path, true);
+        OutputFiles.Write(Path.GetFullPath(path), staged => File.WriteAllText(staged, JsonSerializer.Serialize(state, Json)));
         LossPlot.Write(Path.Combine(dir, "loss.png"), state.History);
     }
 

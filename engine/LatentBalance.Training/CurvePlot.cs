@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Imaging;
 using NetVips;
 
 namespace LatentBalance.Training;
@@ -46,9 +47,7 @@ public static class CurvePlot
                 Text(m, ink, curves[c].Name, width - margin - 260, margin + 6 + 18 * c);
             }
         });
-        var tmp = path + ".tmp.png";
-        plot.Pngsave(tmp);
-        File.Move(tmp, path, true);
+        OutputFiles.Write(Path.GetFullPath(path), staged => plot.Pngsave(staged));
     }
 
     static void Text(MutableImage m, double[] ink, string text, int x, int y)

@@ -281,9 +281,7 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
                 cells.Add(full.ThumbnailImage(240, height: 180).Embed(4, 4, 248, 188, extend: Enums.Extend.White));
             }
         using var sheet = Image.Arrayjoin(cells.ToArray(), across: 3);
-        var tmp = path + ".tmp.jpg";
-        sheet.Jpegsave(tmp, q: 90);
-        File.Move(tmp, path, true);
+        OutputFiles.Write(Path.GetFullPath(path), staged => sheet.Jpegsave(staged, q: 90));
         foreach (var c in cells) c.Dispose();
     }
 }

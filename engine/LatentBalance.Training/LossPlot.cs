@@ -1,3 +1,4 @@
+using LatentBalance.Engine.Imaging;
 using NetVips;
 
 namespace LatentBalance.Training;
@@ -34,9 +35,7 @@ public static class LossPlot
             DrawSeries(m, train, [230, 120, 20]);
             DrawSeries(m, val, [30, 90, 220]);
         });
-        var tmp = path + ".tmp.png";
-        plot.Pngsave(tmp);
-        File.Move(tmp, path, true);
+        OutputFiles.Write(Path.GetFullPath(path), staged => plot.Pngsave(staged));
 
         void DrawSeries(MutableImage m, List<(int Step, double V)> s, double[] ink)
         {

@@ -52,13 +52,9 @@ public static class Pretrained
 
     public static string ToJson<T>(T config) where T : IModelConfig => JsonSerializer.Serialize(config, Json);
 
-    /// <summary>Writes a config atomically (temp file + rename).</summary>
-    public static void WriteConfig<T>(T config, string path) where T : IModelConfig
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, ToJson(config));
-        File.Move(tmp, path, true);
-    }
+    /// <summary>Writes a config atomically (<see cref="Imaging.OutputFiles.Write"/>: staged, then renamed).</summary>
+    public static void WriteConfig<T>(T config, string path) where T : IModelConfig =>
+        Imaging.OutputFiles.Write(Path.GetFullPath(path), staged => File.WriteAllText(staged, ToJson(config)));
 
     /// <summary>A state dict by file extension: PyTorch checkpoints (.pth, .pt, .ckpt, .bin) or .safetensors.</summary>
     public static Dictionary<string, Tensor> ReadWeights(string path)
