@@ -168,10 +168,18 @@ class EngineClient:
     def info(self):
         # The first call activates the daemon if needed; loading it may take a while.
         version, device, _models, filters, protocol, _details = self.call("GetInfo", None, "(ssasasua{ss})", 120000)
-        if protocol != PROTOCOL_VERSION:
-            raise DaemonUnavailable("the daemon speaks protocol %d, this plug-in protocol %d: update one of them"
-                                    % (protocol, PROTOCOL_VERSION))
+        mismatch = self.protocol_mismatch(protocol)
+        if mismatch:
+            raise mismatch
         return version, device
+
+    @staticmethod
+    def protocol_mismatch(protocol):
+        """DaemonUnavailable when the daemon speaks another protocol than this plug-in, else None."""
+        if protocol == PROTOCOL_VERSION:
+            return None
+        return DaemonUnavailable("the daemon speaks protocol %d, this plug-in protocol %d: update one of them"
+                                 % (protocol, PROTOCOL_VERSION))
 
     def balance(self, input_path, output_path, parameters, lut_path):
         args = GLib.Variant("(sssa{ss}sb)", (input_path, output_path, "", parameters, lut_path or "", True))
@@ -191,10 +199,7 @@ class EngineClient:
     def info_async(self, done, cancellable):
         """done(None) when the daemon answers (activating it if needed), done(error) if not."""
         def answered(reply, error):
-            if error is None and reply[4] != PROTOCOL_VERSION:
-                error = DaemonUnavailable("the daemon speaks protocol %d, this plug-in protocol %d: update one of them"
-                                          % (reply[4], PROTOCOL_VERSION))
-            done(error)
+            done(error if error is not None else self.protocol_mismatch(reply[4]))
         self.call("GetInfo", None, "(ssasasua{ss})", 120000, answered, cancellable)
 
     def export_cube_async(self, input_path, cube_path, parameters, done, cancellable):
