@@ -6,6 +6,8 @@ public sealed record DaemonOptions
     /// <summary>Model pack folder; null: the default pack ($LATENTBALANCE_PACK or models/default beside the program).</summary>
     public string? Pack { get; init; }
     public string Device { get; init; } = "auto";
+    /// <summary>"onnx" (ONNX Runtime, no libtorch) or "torch" (TorchSharp); see <c>EngineRuntime</c>.</summary>
+    public string Runtime { get; init; } = "onnx";
     /// <summary>Serve JSON-RPC on stdin/stdout instead of the D-Bus session bus.</summary>
     public bool Stdio { get; init; }
     /// <summary>D-Bus address; null: the session bus ($DBUS_SESSION_BUS_ADDRESS).</summary>

@@ -5,6 +5,7 @@ using LatentBalance.Bridge.Jobs;
 using LatentBalance.Daemon.Filters;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Filters;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Daemon;
 
@@ -35,8 +36,8 @@ public sealed class EngineService : IEngineService, IDisposable
         Exception? engineError = null;
         try
         {
-            engine = BalanceEngine.Load(options.Pack, options.Device, cancel: cancel);
-            log.Info("models_loaded", ("pack", engine.PackName), ("vae", engine.Vae.Name), ("device", engine.Device.ToString()), ("ms", clock.Elapsed.TotalMilliseconds));
+            engine = EngineRuntime.Load(options.Pack, options.Runtime, options.Device, cancel: cancel);
+            log.Info("models_loaded", ("pack", engine.PackName), ("vae", engine.Networks.VaeName), ("runtime", engine.Networks.Runtime), ("device", engine.Networks.Device), ("ms", clock.Elapsed.TotalMilliseconds));
         }
         catch (OperationCanceledException) { throw; }
         catch (Exception e)
@@ -102,8 +103,8 @@ public sealed class EngineService : IEngineService, IDisposable
         return Task.FromResult(new EngineInfo
         {
             Version = Version,
-            Device = _engine?.Device.ToString() ?? "none",
-            ModelsLoaded = _engine is null ? [] : [_engine.Vae.Name, $"balancer ({_engine.PackName})"],
+            Device = _engine is null ? "none" : $"{_engine.Networks.Runtime} {_engine.Networks.Device}",
+            ModelsLoaded = _engine is null ? [] : [_engine.Networks.VaeName, $"balancer ({_engine.PackName})"],
             Filters = _catalog.Filters.Select(f => f.Description.Id).ToArray(),
             Details = details,
         });

@@ -207,13 +207,14 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
     {
         var options = engine.Options();
         var dTile = Tile(distorted, engine.TileOptions);
+        var torch = engine.Networks as TorchNetworks
+            ?? throw new InvalidOperationException("the evaluator's perfect-balancer row needs the torch runtime (its latents)");
         Lut3D lut;
         using (NewDisposeScope())
         using (no_grad())
         {
-            var z = engine.Vae.Encode(cat([dTile.ToTensor(engine.Device), Tile(clean, engine.TileOptions).ToTensor(engine.Device)], 0));
-            var mask = dTile.MaskTensor(engine.Device).reshape(dTile.Size, dTile.Size);
-            using var mlp = new CorrectionEstimator(engine.Vae, engine.Balancer).FitBetween(z[..1], z[1..], mask, options.Fit);
+            var z = torch.Vae.Encode(cat([dTile.ToTensor(torch.TorchDevice), Tile(clean, engine.TileOptions).ToTensor(torch.TorchDevice)], 0));
+            using var mlp = CorrectionEstimator.Fit(torch.DecodeLatents(z[..1], z[1..]), dTile.Mask, dTile.Size, options.Fit);
             lut = LutBaker.Bake([mlp], options.LutSize);
         }
         return Apply(lut, distorted);

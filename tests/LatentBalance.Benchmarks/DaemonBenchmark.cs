@@ -3,6 +3,7 @@ using LatentBalance.Bridge.Contract;
 using LatentBalance.Bridge.DBus;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Tests.Pipeline;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Benchmarks;
 
@@ -30,7 +31,7 @@ static class DaemonBenchmark
         await RoundTrip(client, input, Path.Combine(dir, "daemon-cold.jpg"));
         double coldMs = clock.Elapsed.TotalMilliseconds;
 
-        using var engine = BalanceEngine.Load(pack);
+        using var engine = EngineRuntime.Load(pack);
         engine.BalanceFile(input, Path.Combine(dir, "inproc.jpg"), new BalanceOptions()); // warm-up
 
         var inproc = new List<double>();

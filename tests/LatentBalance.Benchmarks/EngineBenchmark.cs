@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Tests.Pipeline;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Benchmarks;
 
@@ -18,7 +19,7 @@ static class EngineBenchmark
         var output = Path.Combine(dir, "out.jpg");
         const int runs = 5;
 
-        using var engine = BalanceEngine.Load();
+        using var engine = EngineRuntime.Load();
         engine.BalanceFile(input, output, new BalanceOptions()); // warm-up: JIT, allocator, caches
 
         var floor = new List<double>();
@@ -37,7 +38,7 @@ static class EngineBenchmark
             foreach (var (k, v) in r.TimingsMs) (stages.TryGetValue(k, out var l) ? l : stages[k] = []).Add(v);
         }
         double f = BenchImages.Median(floor), t = BenchImages.Median(total);
-        Console.WriteLine($"input: 6000x4000 JPEG ({new FileInfo(input).Length / 1e6:F1} MB, mosaic of real photos), {runs} runs, medians, device {engine.Device.type}, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"input: 6000x4000 JPEG ({new FileInfo(input).Length / 1e6:F1} MB, mosaic of real photos), {runs} runs, medians, {engine.Networks.Runtime} on {engine.Networks.Device}, {Environment.ProcessorCount} cores");
         Console.WriteLine($"libvips load+save alone : {f,8:F0} ms");
         Console.WriteLine($"balance end to end      : {t,8:F0} ms");
         foreach (var (k, v) in stages) Console.WriteLine($"  {k,-22}: {BenchImages.Median(v),8:F0} ms");

@@ -5,6 +5,7 @@ using LatentBalance.Engine.Pipeline;
 using LatentBalance.Training.Distortions;
 using NetVips;
 using static TorchSharp.torch;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Benchmarks;
 
@@ -18,7 +19,8 @@ static class FitBenchmark
 {
     public static Task RunAsync()
     {
-        using var engine = BalanceEngine.Load();
+        using var engine = EngineRuntime.Load(runtime: EngineRuntime.Torch);
+        var nets = (TorchNetworks)engine.Networks;
         var photos = Directory.GetFiles(Path.Combine(BenchImages.SharedPhotos(), "bsds500")).Order().Take(8).ToList();
         var generator = new DistortionGenerator();
         var cases = new List<(Tensor Src, Tensor Dst, Tensor Mask)>();
@@ -27,11 +29,11 @@ static class FitBenchmark
             {
                 using var img = Image.NewFromFile(photos[i]);
                 var tile = ThumbnailFit.FromImage(img);
-                var x = tile.ToTensor(engine.Device);
+                var x = tile.ToTensor(nets.TorchDevice);
                 var (d, _) = generator.Distort(x[0], 500 + i);
-                var z = engine.Vae.Encode(d.unsqueeze(0));
-                var dec = engine.Vae.Decode(cat([z, engine.Balancer.Balance(z)], 0)).clamp(0, 1);
-                cases.Add((dec[0], dec[1], tile.MaskTensor(engine.Device).reshape(tile.Size, tile.Size)));
+                var z = nets.Vae.Encode(d.unsqueeze(0));
+                var dec = nets.Vae.Decode(cat([z, nets.Balancer.Balance(z)], 0)).clamp(0, 1);
+                cases.Add((dec[0], dec[1], tile.MaskTensor(nets.TorchDevice).reshape(tile.Size, tile.Size)));
             }
 
         // the first row is the reference (the setting before the defaults were measured here)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Tests.Imaging;
 using LatentBalance.Engine.Tests.Pipeline;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Benchmarks;
 
@@ -24,8 +25,8 @@ static class FuzzBenchmark
         var bound = TimeSpan.FromSeconds(60);
 
         var sw = Stopwatch.StartNew();
-        using var engine = BalanceEngine.Load();
-        Console.WriteLine($"models loaded in {sw.Elapsed.TotalSeconds:F1} s; {count} cases, seed {seed}, bound {bound.TotalSeconds:F0} s each, device {engine.Device.type}, {Environment.ProcessorCount} cores");
+        using var engine = EngineRuntime.Load();
+        Console.WriteLine($"models loaded in {sw.Elapsed.TotalSeconds:F1} s; {count} cases, seed {seed}, bound {bound.TotalSeconds:F0} s each, {engine.Networks.Runtime} on {engine.Networks.Device}, {Environment.ProcessorCount} cores");
         var results = new List<FuzzResult>();
         sw.Restart();
         foreach (var c in ImageFuzzer.Generate(seed, count))

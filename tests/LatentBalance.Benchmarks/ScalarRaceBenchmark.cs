@@ -3,6 +3,7 @@ using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Runtime;
 using static TorchSharp.torch;
 using TorchSharp;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Benchmarks;
 
@@ -66,7 +67,7 @@ static class ScalarRaceBenchmark
         if (Only.Length > 0) return Task.CompletedTask;
         const int Calls = 100;
         Console.WriteLine($"engine correction (steps 2-6a), {Calls} calls on 10 photos per condition:");
-        using var engine = BalanceEngine.Load();
+        using var engine = EngineRuntime.Load();
         var tiles = Directory.GetFiles(Path.Combine(BenchImages.SharedPhotos(), "bsds500")).Order().Take(10)
             .Select(p => { using var img = NetVips.Image.NewFromFile(p); return ThumbnailFit.FromImage(img); }).ToList();
         EngineUnder(engine, tiles, "alone", Load.None, Calls);

@@ -8,6 +8,7 @@ using LatentBalance.Daemon;
 using LatentBalance.Daemon.Filters;
 using LatentBalance.Filters;
 using LatentBalance.Engine.Imaging;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Cli.Commands;
 
@@ -26,6 +27,18 @@ static class BalanceCommand
     static readonly Option<int> Quality = FromFilter<int>("quality", null);
     public static readonly Option<string> Device = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
     public static readonly Option<string?> Pack = new("--pack") { Description = "model pack folder (default: the shipped pack)" };
+    public static readonly Option<string> Runtime = RuntimeOption();
+
+    static Option<string> RuntimeOption()
+    {
+        var o = new Option<string>("--runtime")
+        {
+            Description = "where the networks run: onnx (ONNX Runtime, the default) or torch (libtorch)",
+            DefaultValueFactory = _ => EngineRuntime.Default,
+        };
+        o.AcceptOnlyFromAmong([.. EngineRuntime.Names]);
+        return o;
+    }
 
     public static Command Create()
     {
@@ -39,7 +52,7 @@ static class BalanceCommand
         var daemon = new Option<bool>("--daemon") { Description = "require the engine daemon (started by D-Bus activation when installed); fail without it" };
         var cmd = new Command("balance", "Balance the colours of photos (through the engine daemon when one is running).")
         {
-            inputs, output, lut, compare, json, Iterations, Strength, Quality, overwrite, Device, Pack, inProcess, daemon,
+            inputs, output, lut, compare, json, Iterations, Strength, Quality, overwrite, Device, Runtime, Pack, inProcess, daemon,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -50,14 +63,14 @@ static class BalanceCommand
                 ["quality"] = pr.GetValue(Quality).ToString(CultureInfo.InvariantCulture),
             };
             string? pack = pr.GetValue(Pack);
-            string device = pr.GetValue(Device)!;
+            string device = pr.GetValue(Device)!, runtime = pr.GetValue(Runtime)!;
             bool asJson = pr.GetValue(json), wantDaemon = pr.GetValue(daemon);
             List<Job> jobs;
+            var local = new[] { (pack != null, "--pack"), (device != "auto", "--device"), (runtime != EngineRuntime.Default, "--runtime") }.Where(o => o.Item1).Select(o => o.Item2).ToList();
             try
             {
                 FilterContract.Bind(Latent, parameters); // the service's own binding: a bad value fails before any model loads
                 // only the engine this process loads can take another pack or device
-                var local = new[] { (pack != null, "--pack"), (device != "auto", "--device") }.Where(o => o.Item1).Select(o => o.Item2).ToList();
                 if (wantDaemon && pr.GetValue(inProcess)) throw new ArgumentException("--daemon and --in-process exclude each other");
                 if (wantDaemon && local.Count > 0) throw new ArgumentException($"{string.Join(", ", local)} cannot be used with --daemon");
                 if (local.Count > 0) wantDaemon = false;
@@ -67,7 +80,7 @@ static class BalanceCommand
             catch (BridgeException e) { Console.Error.WriteLine($"latentbalance: error: {e.Message}"); return 2; }
             var run = new Run(jobs, parameters, pr.GetValue(overwrite), asJson);
 
-            bool tryDaemon = wantDaemon || (!pr.GetValue(inProcess) && pack == null && device == "auto" && DBusEngineClient.IsEngineRunning());
+            bool tryDaemon = wantDaemon || (!pr.GetValue(inProcess) && local.Count == 0 && DBusEngineClient.IsEngineRunning());
             if (tryDaemon)
             {
                 DBusEngineClient? client = null;
@@ -85,12 +98,12 @@ static class BalanceCommand
 
             var load = Stopwatch.StartNew();
             EngineService service;
-            try { service = EngineService.Open(new DaemonOptions { Pack = pack, Device = device, JobTimeout = Timeout.InfiniteTimeSpan }, DaemonLog.Silent, ct); }
+            try { service = EngineService.Open(new DaemonOptions { Pack = pack, Device = device, Runtime = runtime, JobTimeout = Timeout.InfiniteTimeSpan }, DaemonLog.Silent, ct); }
             catch (OperationCanceledException e) { CliErrors.Print(e); return 2; }
             using (service)
             {
                 if (service.Engine is not { } engine) { CliErrors.Print(service.EngineError!); return 2; }
-                if (!asJson) Console.Error.WriteLine($"latentbalance: models ready ({engine.PackName}, {engine.Vae.Name}, {engine.Device.type}) in {load.Elapsed.TotalSeconds:F1} s");
+                if (!asJson) Console.Error.WriteLine($"latentbalance: models ready ({engine.PackName}, {engine.Networks.VaeName}, {engine.Networks.Runtime} on {engine.Networks.Device}) in {load.Elapsed.TotalSeconds:F1} s");
                 return await run.ThroughAsync(service, "in-process", fallbackAllowed: false, ct);
             }
         });

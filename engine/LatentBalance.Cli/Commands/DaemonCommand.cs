@@ -16,7 +16,7 @@ static class DaemonCommand
         var filters = new Option<string[]>("--filters") { Description = "extra filter plug-in folder (repeatable)", AllowMultipleArgumentsPerToken = false };
         var cmd = new Command("daemon", "Run the engine as a service: models loaded once, jobs from D-Bus (org.latentbalance.Engine1) or stdio.")
         {
-            stdio, idleExit, jobTimeout, jobs, bus, filters, BalanceCommand.Device, BalanceCommand.Pack,
+            stdio, idleExit, jobTimeout, jobs, bus, filters, BalanceCommand.Device, BalanceCommand.Runtime, BalanceCommand.Pack,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -37,6 +37,7 @@ static class DaemonCommand
                 BusAddress = pr.GetValue(bus),
                 FilterFolders = pr.GetValue(filters) ?? [],
                 Device = pr.GetValue(BalanceCommand.Device)!,
+                Runtime = pr.GetValue(BalanceCommand.Runtime)!,
                 Pack = pr.GetValue(BalanceCommand.Pack),
             };
             return await DaemonRunner.RunAsync(options, new DaemonLog(), ct);

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using LatentBalance.Engine.Pipeline;
+using LatentBalance.Onnx;
 using LatentBalance.Training;
 
 namespace LatentBalance.Cli.Commands;
@@ -31,7 +31,7 @@ static class EvalCommand
         {
             try
             {
-                using var engine = BalanceEngine.Load(pr.GetValue(BalanceCommand.Pack), pr.GetValue(BalanceCommand.Device)!, cancel: ct);
+                using var engine = EngineRuntime.Load(pr.GetValue(BalanceCommand.Pack), EngineRuntime.Torch, pr.GetValue(BalanceCommand.Device)!, cancel: ct);
                 var report = new Evaluator(engine, new EvalOptions
                 {
                     PhotosDir = pr.GetValue(photos)!, LutsDir = pr.GetValue(luts), Variants = pr.GetValue(variants),

@@ -62,6 +62,16 @@ public sealed class ModelTile
         return (srgb, linear, n);
     }
 
+    /// <summary>The photo's pixels (where <see cref="Mask"/> is true), interleaved RGB.</summary>
+    public float[] MaskedPixels()
+    {
+        int plane = Size * Size;
+        var rgb = new List<float>(3 * plane);
+        for (int i = 0; i < plane; i++)
+            if (Mask[i]) { rgb.Add(Chw[i]); rgb.Add(Chw[plane + i]); rgb.Add(Chw[2 * plane + i]); }
+        return [.. rgb];
+    }
+
     /// <summary>Float32 tensor [1, 3, Size, Size].</summary>
     public torch.Tensor ToTensor(torch.Device? device = null)
     {

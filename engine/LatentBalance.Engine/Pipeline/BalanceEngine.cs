@@ -1,11 +1,7 @@
 using System.Diagnostics;
-using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
-using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Runtime;
-using LatentBalance.Engine.Vae;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Pipeline;
@@ -23,21 +19,18 @@ public sealed class BalanceEngine : IDisposable
     readonly object _modelLock = new();
     readonly CorrectionEstimator _estimator;
 
-    public BalanceEngine(IVae vae, BalancerNet balancer, Device device, string packName = "custom", CorrectionSettings? correction = null)
+    /// <param name="networks">Steps 2-4 on a runtime (the engine owns and disposes them).</param>
+    public BalanceEngine(ICorrectionNetworks networks, string packName = "custom", CorrectionSettings? correction = null)
     {
         NativeSetup.EnsureInitialized();
-        if (balancer.Config.LatentChannels != vae.LatentChannels)
-            throw new ModelFileException($"the balancer expects {balancer.Config.LatentChannels} latent channels but the VAE '{vae.Name}' gives {vae.LatentChannels}");
-        Vae = vae; Balancer = balancer; Device = device; PackName = packName; Correction = correction ?? new();
-        Balancer.eval();
-        _estimator = new CorrectionEstimator(vae, balancer);
+        Networks = networks; PackName = packName; Correction = correction ?? new();
+        _estimator = new CorrectionEstimator(networks);
     }
 
-    public IVae Vae { get; }
-    public BalancerNet Balancer { get; }
+    /// <summary>The encoder, balancer and decoder on their runtime.</summary>
+    public ICorrectionNetworks Networks { get; }
     /// <summary>The tile the balancer was trained on (balancer.json's <c>tile_size</c>).</summary>
-    public ThumbnailFitOptions TileOptions => new() { Size = Balancer.Config.TileSize };
-    public Device Device { get; }
+    public ThumbnailFitOptions TileOptions => new() { Size = Networks.TileSize };
     public string PackName { get; }
     /// <summary>The pack's colour-map fit and LUT size (<c>pack.json</c>'s <c>correction</c>).</summary>
     public CorrectionSettings Correction { get; }
@@ -48,17 +41,6 @@ public sealed class BalanceEngine : IDisposable
         Iterations = iterations, Strength = strength, JpegQuality = quality,
         LutSize = lutSize == 0 ? Correction.LutSize : lutSize, Fit = Correction.Fit,
     };
-
-    /// <summary>Loads a model pack (fetching the VAE files into the cache if needed).</summary>
-    public static BalanceEngine Load(string? packDir = null, string device = "auto", ModelStore? store = null, CancellationToken cancel = default)
-    {
-        var dev = Devices.Resolve(device);
-        var pack = ModelPack.Open(packDir ?? ModelPack.DefaultDirectory());
-        using var ownStore = store == null ? new ModelStore() : null;
-        var vae = pack.LoadVae(store ?? ownStore!, dev, cancel);
-        try { return new BalanceEngine(vae, pack.LoadBalancer(dev), dev, pack.Manifest.Name, pack.Correction); }
-        catch { vae.Dispose(); throw; }
-    }
 
     /// <summary>The correction for a tile as a LUT (steps 2-6a), iterating the method on its own output.</summary>
     /// <param name="report">Receives the balancer's own strength per iteration and the damping for
@@ -80,26 +62,36 @@ public sealed class BalanceEngine : IDisposable
     Lut3D Estimate(ModelTile tile, BalanceOptions options, Dictionary<string, double>? timings,
         IProgress<BalanceProgress>? progress, CancellationToken cancel, List<double>? strengths)
     {
-        using var scope = NewDisposeScope();
-        var x = tile.ToTensor(Device);
-        var mask = tile.MaskTensor(Device).reshape(tile.Size, tile.Size);
-        var maps = new List<nn.Module<Tensor, Tensor>>();
-        for (int it = 0; it < options.Iterations; it++)
+        var x = tile.Chw;
+        var maps = new List<ColorMapMlp>();
+        try
         {
-            cancel.ThrowIfCancellationRequested();
-            progress?.Report(new BalanceProgress($"iteration {it + 1}/{options.Iterations}", 0.1 + 0.6 * it / options.Iterations));
-            var mlp = _estimator.Estimate(x, mask, options.Fit, (stage, ms) => Add(timings, stage, ms), s => strengths?.Add(s));
-            maps.Add(mlp);
-            if (it + 1 < options.Iterations)
-                using (no_grad())
-                    x = mlp.forward(x[0].reshape(3, -1).t()).ClampTo(0L, 1L).t().reshape(1, 3, tile.Size, tile.Size);
+            for (int it = 0; it < options.Iterations; it++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                progress?.Report(new BalanceProgress($"iteration {it + 1}/{options.Iterations}", 0.1 + 0.6 * it / options.Iterations));
+                var map = _estimator.Estimate(x, tile.Mask, tile.Size, options.Fit, (stage, ms) => Add(timings, stage, ms), s => strengths?.Add(s));
+                maps.Add(map);
+                if (it + 1 < options.Iterations) x = Apply(map, x);
+            }
+            var sw = Stopwatch.StartNew();
+            var lut = LutBaker.Bake([.. maps], options.LutSize, "LatentBalance correction");
+            Add(timings, "bake", sw.Elapsed.TotalMilliseconds);
+            return lut;
         }
-        var sw = Stopwatch.StartNew();
-        var lut = LutBaker.Bake(maps, options.LutSize, "LatentBalance correction");
-        Add(timings, "bake", sw.Elapsed.TotalMilliseconds);
-        foreach (var m in maps) m.Dispose();
-        NativeSetup.Trim();
-        return lut;
+        finally
+        {
+            foreach (var m in maps) m.Dispose();
+            NativeSetup.Trim();
+        }
+    }
+
+    /// <summary>The next iteration's tile: the map applied to every pixel, clamped to [0, 1].</summary>
+    static float[] Apply(ColorMapMlp map, float[] chw)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        return map.forward(tensor(chw, [3, chw.Length / 3]).t()).ClampTo(0L, 1L).t().contiguous().data<float>().ToArray();
     }
 
     /// <summary>Steps 1-6a for a photo: its tile, the correction as a LUT (at full strength, damped for
@@ -116,15 +108,12 @@ public sealed class BalanceEngine : IDisposable
         var report = new CorrectionReport();
         var lut = EstimateCorrection(tile, options, timings, progress, cancel, report);
         cancel.ThrowIfCancellationRequested();
-        double tileDe;
-        using (NewDisposeScope())
-        {
-            var x = tile.ToTensor();
-            tileDe = Ciede2000.Mean(x[0], LutTransform.ApplyToTensor(lut, x, (float)options.Strength)[0], tile.MaskTensor());
-        }
+        var before = tile.MaskedPixels();
+        var after = before.ToArray();
+        new LutTransform(lut, (float)options.Strength).Apply(after.AsSpan(), 3);
         return new Correction
         {
-            Lut = lut, TileDeltaE = tileDe, BalancerStrengths = report.BalancerStrengths, Damping = report.Damping, TimingsMs = timings,
+            Lut = lut, TileDeltaE = Ciede2000.Mean(before, after), BalancerStrengths = report.BalancerStrengths, Damping = report.Damping, TimingsMs = timings,
         };
     }
 
@@ -134,11 +123,7 @@ public sealed class BalanceEngine : IDisposable
         timings[stage] = timings.GetValueOrDefault(stage) + ms;
     }
 
-    public void Dispose()
-    {
-        Vae.Dispose();
-        Balancer.Dispose();
-    }
+    public void Dispose() => Networks.Dispose();
 }
 
 /// <summary>The correction of one photo (<see cref="BalanceEngine.Correct"/>).</summary>

@@ -1,55 +1,32 @@
 using System.Diagnostics;
-using LatentBalance.Engine.Balancer;
-using LatentBalance.Engine.Runtime;
-using LatentBalance.Engine.Vae;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Pipeline;
 
 /// <summary>
-/// Steps 2 to 5 of the method on one tile: encode (the latent mean), balance the latent, decode
-/// both latents, and fit the colour map from the distorted decode to the balanced decode over the
-/// photo's pixels (the padding is masked out).
+/// Steps 2 to 5 of the method on one tile: the networks encode, balance and decode both latents
+/// (<see cref="ICorrectionNetworks"/>, on either runtime), then the colour map is fitted from the
+/// distorted decode to the balanced decode over the photo's pixels (the padding is masked out).
 /// </summary>
-public sealed class CorrectionEstimator(IVae vae, BalancerNet balancer)
+public sealed class CorrectionEstimator(ICorrectionNetworks networks)
 {
-    /// <param name="tile">[1, 3, S, S] in [0, 1] on the models' device.</param>
-    /// <param name="mask">[S, S] bool.</param>
+    /// <param name="tile">CHW [3, S, S] in [0, 1].</param>
+    /// <param name="mask">[S, S] row-major, true on the photo's pixels.</param>
     /// <param name="strength">Receives the strength the balancer applied (its strength head's, else 1).</param>
-    public ColorMapMlp Estimate(Tensor tile, Tensor mask, ColorMapFitOptions fit, Action<string, double>? timing = null, Action<double>? strength = null)
+    public ColorMapMlp Estimate(float[] tile, bool[] mask, int size, ColorMapFitOptions fit, Action<string, double>? timing = null, Action<double>? strength = null)
     {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var t0 = Stopwatch.GetTimestamp();
-        var z = vae.Encode(tile);
-        timing?.Invoke("encode", Ms(ref t0));
-        var (zBalanced, s) = balancer.BalanceWithStrength(z);
-        strength?.Invoke(s[0].item<float>());
-        timing?.Invoke("balance", Ms(ref t0));
-        return FitBetween(z, zBalanced, mask, fit, timing);
+        var decodes = networks.Decode(tile, size, timing);
+        strength?.Invoke(decodes.Strength);
+        return Fit(decodes, mask, size, fit, timing);
     }
 
-    /// <summary>Steps 4-5 alone: decodes both latents [1, C, h, w] and fits the colour map from the
-    /// first's decode to the second's (the evaluator also uses it with the clean photo's latent as
-    /// the target, to score a perfect balancer).</summary>
-    public ColorMapMlp FitBetween(Tensor z, Tensor zTarget, Tensor mask, ColorMapFitOptions fit, Action<string, double>? timing = null)
+    /// <summary>Step 5 alone: the colour map from <paramref name="decodes"/>' source to its target.</summary>
+    public static ColorMapMlp Fit(TileDecodes decodes, bool[] mask, int size, ColorMapFitOptions fit, Action<string, double>? timing = null)
     {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
         var t0 = Stopwatch.GetTimestamp();
-        var decoded = vae.Decode(cat([z, zTarget], 0)).ClampTo(0L, 1L);
-        timing?.Invoke("decode", Ms(ref t0));
-        var mlp = ColorMapFitter.Fit(decoded[0], decoded[1], mask, fit);
-        timing?.Invoke("fit", Ms(ref t0));
+        using var scope = NewDisposeScope();
+        var mlp = ColorMapFitter.Fit(tensor(decodes.Source, [3, size, size]), tensor(decodes.Target, [3, size, size]), tensor(mask, [size, size]), fit);
+        timing?.Invoke("fit", Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         return mlp;
-    }
-
-    static double Ms(ref long t0)
-    {
-        var now = Stopwatch.GetTimestamp();
-        var ms = Stopwatch.GetElapsedTime(t0, now).TotalMilliseconds;
-        t0 = now;
-        return ms;
     }
 }

@@ -3,6 +3,7 @@ using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Pipeline;
 using NetVips;
 using Xunit.Abstractions;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Engine.Tests.Pipeline;
 
@@ -15,7 +16,7 @@ public class BalanceEngineTests(ITestOutputHelper output, BalanceEngineTests.Eng
         public EngineFixture()
         {
             using var store = TestPack.Store();
-            Engine = BalanceEngine.Load(TestPack.Directory, "cpu", store);
+            Engine = EngineRuntime.Load(TestPack.Directory, EngineRuntime.Torch, "cpu", store);
         }
         public void Dispose() => Engine.Dispose();
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Pipeline;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Engine.Tests.Pipeline;
 
@@ -32,14 +33,14 @@ public class ModelPackTests
     public void TheEngineMakesTilesOfTheSizeTheBalancerWasTrainedOn()
     {
         using var store = TestPack.Store();
-        using var engine = BalanceEngine.Load(PackWith("tile256", j => j["tile_size"] = 256), "cpu", store);
+        using var engine = EngineRuntime.Load(PackWith("tile256", j => j["tile_size"] = 256), EngineRuntime.Torch, "cpu", store);
         Assert.Equal(256, engine.TileOptions.Size);
         var input = Directory.GetFiles(Path.Combine(TestPaths.Photos, "debian-skimage-data"), "coffee*").First();
         var output = Path.Combine(TestPaths.TempDir("tile256-out"), "coffee.png");
         var result = engine.BalanceFile(input, output, new BalanceOptions());
         Assert.True(File.Exists(output));
         Assert.True(double.IsFinite(result.TileDeltaE));
-        using var defaultEngine = BalanceEngine.Load(TestPack.Directory, "cpu", store);
+        using var defaultEngine = EngineRuntime.Load(TestPack.Directory, EngineRuntime.Torch, "cpu", store);
         Assert.Equal(224, defaultEngine.TileOptions.Size);
     }
 
@@ -48,13 +49,13 @@ public class ModelPackTests
     {
         using var store = TestPack.Store();
         var pack = PackWith("taesd", j => j["vae"] = "taesd");
-        var e = Assert.Throws<ModelFileException>(() => BalanceEngine.Load(pack, "cpu", store));
+        var e = Assert.Throws<ModelFileException>(() => EngineRuntime.Load(pack, EngineRuntime.Torch, "cpu", store));
         Assert.Contains(Path.Combine(pack, "balancer", "balancer.json"), e.Message);
         Assert.Contains("'taesd'", e.Message);
         Assert.Contains("'taef2'", e.Message);
         // "custom" is not checked (a balancer for a VAE without a preset name)
-        using var custom = BalanceEngine.Load(PackWith("custom", j => j["vae"] = "custom"), "cpu", store);
-        Assert.Equal("taef2", custom.Vae.Name);
+        using var custom = EngineRuntime.Load(PackWith("custom", j => j["vae"] = "custom"), EngineRuntime.Torch, "cpu", store);
+        Assert.Equal("taef2", custom.Networks.VaeName);
     }
 
     [Theory]
@@ -90,12 +91,12 @@ public class ModelPackTests
         var input = Directory.GetFiles(Path.Combine(TestPaths.Photos, "debian-skimage-data"), "coffee*").First();
         var dir = TestPaths.TempDir("pack-correction-out");
         var small = PackWith("lut17", "pack.json", j => j["correction"] = new JsonObject { ["lut_size"] = 17, ["fit"] = new JsonObject { ["steps"] = 20 } });
-        using (var engine = BalanceEngine.Load(small, "cpu", store))
+        using (var engine = EngineRuntime.Load(small, EngineRuntime.Torch, "cpu", store))
         {
             Assert.Equal((17, 20), (engine.Correction.LutSize, engine.Correction.Fit.Steps));
             engine.BalanceFile(input, Path.Combine(dir, "small.jpg"), lut: Path.Combine(dir, "small.cube"));
         }
-        using (var engine = BalanceEngine.Load(TestPack.Directory, "cpu", store))
+        using (var engine = EngineRuntime.Load(TestPack.Directory, EngineRuntime.Torch, "cpu", store))
             engine.BalanceFile(input, Path.Combine(dir, "default.jpg"), lut: Path.Combine(dir, "default.cube"));
         Assert.Equal(17, LatentBalance.Engine.Color.CubeFile.Read(Path.Combine(dir, "small.cube")).Size);
         Assert.Equal(33, LatentBalance.Engine.Color.CubeFile.Read(Path.Combine(dir, "default.cube")).Size);

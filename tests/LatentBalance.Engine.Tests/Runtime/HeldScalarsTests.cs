@@ -5,6 +5,7 @@ using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Engine.Tests.Runtime;
 
@@ -20,7 +21,7 @@ public class HeldScalarsTests
     [Fact]
     public void TheCorrectionSurvivesCollectionsOnAnotherThread()
     {
-        using var engine = BalanceEngine.Load(TestPack.Directory, "cpu", TestPack.Store());
+        using var engine = EngineRuntime.Load(TestPack.Directory, EngineRuntime.Torch, "cpu", TestPack.Store());
         var photo = Directory.GetFiles(Path.Combine(TestPaths.Photos, "bsds500")).Where(p => !p.EndsWith(".md")).OrderBy(p => p, StringComparer.Ordinal).First();
         ModelTile tile;
         using (var image = NetVips.Image.NewFromFile(photo)) tile = ThumbnailFit.FromImage(image);

@@ -1,6 +1,7 @@
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Training;
 using Xunit.Abstractions;
+using LatentBalance.Onnx;
 
 namespace LatentBalance.Engine.Tests.Training;
 
@@ -11,7 +12,7 @@ public class EvaluatorTests(ITestOutputHelper output)
     public void ReportsEveryMethodAndThePerfectBalancerBeatsDoingNothing()
     {
         using var store = TestPack.Store();
-        using var engine = BalanceEngine.Load(TestPack.Directory, "cpu", store);
+        using var engine = EngineRuntime.Load(TestPack.Directory, EngineRuntime.Torch, "cpu", store);
         var report = new Evaluator(engine, new EvalOptions
         {
             PhotosDir = TestPaths.Photos, LutsDir = TestPaths.ArtisticLuts, MaxPhotos = 3,
