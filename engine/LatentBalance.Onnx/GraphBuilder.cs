@@ -26,15 +26,18 @@ internal sealed class GraphBuilder(string name, StateDict weights)
         return input;
     }
 
-    public string Node(string op, string[] inputs, params AttributeProto[] attributes)
+    public string Node(string op, string[] inputs, params AttributeProto[] attributes) => Nodes(op, 1, inputs, attributes)[0];
+
+    /// <summary>A node with <paramref name="outputs"/> outputs (TopK: values and indices).</summary>
+    public string[] Nodes(string op, int outputs, string[] inputs, params AttributeProto[] attributes)
     {
-        var output = $"{op}_{_next++}";
-        var node = new NodeProto { OpType = op, Name = output };
+        var name = $"{op}_{_next++}";
+        var node = new NodeProto { OpType = op, Name = name };
         node.Input.AddRange(inputs);
-        node.Output.Add(output);
+        node.Output.AddRange(Enumerable.Range(0, outputs).Select(i => i == 0 ? name : $"{name}:{i}"));
         node.Attribute.AddRange(attributes);
         _graph.Node.Add(node);
-        return output;
+        return [.. node.Output];
     }
 
     /// <summary>The state dict's <paramref name="key"/>, which must have <paramref name="shape"/>; stored as <paramref name="storedShape"/> (same size) when given.</summary>
@@ -54,6 +57,9 @@ internal sealed class GraphBuilder(string name, StateDict weights)
     public string Constant(long[] values) =>
         AddConstant(TensorProto.Types.DataType.Int64, [values.Length], MemoryMarshal.AsBytes(values.AsSpan()));
 
+    public string Constant(double[] values) =>
+        AddConstant(TensorProto.Types.DataType.Double, [values.Length], MemoryMarshal.AsBytes(values.AsSpan()));
+
     string AddConstant(TensorProto.Types.DataType type, long[] shape, ReadOnlySpan<byte> bytes)
     {
         var key = $"const_{_next++}";
@@ -64,6 +70,24 @@ internal sealed class GraphBuilder(string name, StateDict weights)
     /// <summary>The model with <paramref name="value"/> as its output <paramref name="output"/> (<paramref name="channels"/> channels, NCHW).</summary>
     /// <exception cref="ModelFileException">the weights do not fit the graph; the message names the file.</exception>
     public ModelProto Build(string value, string output, int channels)
+    {
+        Output(value, output, channels);
+        return Build();
+    }
+
+    /// <summary>Names <paramref name="value"/> as the graph output <paramref name="output"/>: NCHW with <paramref name="channels"/> channels, or [N] when null.</summary>
+    public void Output(string value, string output, int? channels)
+    {
+        var identity = new NodeProto { OpType = "Identity", Name = output };
+        identity.Input.Add(value);
+        identity.Output.Add(output);
+        _graph.Node.Add(identity);
+        _graph.Output.Add(channels is { } c ? Nchw(output, c) : Batch(output));
+    }
+
+    /// <summary>The model with the outputs named so far.</summary>
+    /// <exception cref="ModelFileException">the weights do not fit the graph; the message names the file.</exception>
+    public ModelProto Build()
     {
         var unexpected = weights.Tensors.Keys.Where(k => !_used.Contains(k)).Order(StringComparer.Ordinal).ToList();
         if (_missing.Count + _shapes.Count + _nonFinite.Count + unexpected.Count > 0)
@@ -76,11 +100,6 @@ internal sealed class GraphBuilder(string name, StateDict weights)
             List("NaN or infinite values in", _nonFinite);
             throw new ModelFileException(sb.ToString());
         }
-        var identity = new NodeProto { OpType = "Identity", Name = output };
-        identity.Input.Add(value);
-        identity.Output.Add(output);
-        _graph.Node.Add(identity);
-        _graph.Output.Add(Nchw(output, channels));
         var model = new ModelProto { IrVersion = 8, ProducerName = "LatentBalance", Graph = _graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         return model;
@@ -92,6 +111,8 @@ internal sealed class GraphBuilder(string name, StateDict weights)
         a.Ints.AddRange(values);
         return a;
     }
+
+    public static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
     public static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 
@@ -105,13 +126,15 @@ internal sealed class GraphBuilder(string name, StateDict weights)
         return t;
     }
 
-    static ValueInfoProto Nchw(string name, int channels)
+    static ValueInfoProto Nchw(string name, int channels) => FloatValue(name,
+        new() { DimParam = "batch" }, new() { DimValue = channels }, new() { DimParam = name + "_height" }, new() { DimParam = name + "_width" });
+
+    static ValueInfoProto Batch(string name) => FloatValue(name, new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+
+    static ValueInfoProto FloatValue(string name, params TensorShapeProto.Types.Dimension[] dims)
     {
         var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = channels });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = name + "_height" });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = name + "_width" });
+        shape.Dim.AddRange(dims);
         var tensor = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape };
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
     }

@@ -5,7 +5,7 @@ using Onnx;
 namespace LatentBalance.Onnx;
 
 /// <summary>
-/// One network in one ONNX Runtime session on the CPU, created once and reused (one NCHW input, one NCHW output).
+/// One network in one ONNX Runtime session on the CPU, created once and reused (one NCHW input; NCHW outputs, or others through <see cref="RunAll"/>).
 /// Intra-op threads: <paramref name="threads"/>, else the cores this process may use. Not thread-safe: one inference at a time.
 /// </summary>
 public sealed class OnnxNetwork : IDisposable
@@ -16,7 +16,9 @@ public sealed class OnnxNetwork : IDisposable
 
     public int Threads { get; }
 
-    internal OnnxNetwork(ModelProto model, string input, string output, int? threads = null)
+    internal OnnxNetwork(ModelProto model, string input, string output, int? threads = null) : this(model, input, [output], threads) { }
+
+    internal OnnxNetwork(ModelProto model, string input, string[] outputs, int? threads = null)
     {
         Threads = threads ?? Environment.ProcessorCount;
         using var options = new SessionOptions
@@ -27,15 +29,22 @@ public sealed class OnnxNetwork : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         _session = new InferenceSession(model.ToByteArray(), options);
-        (_input, _output) = ([input], [output]);
+        (_input, _output) = ([input], outputs);
     }
 
+    /// <summary>The first output, NCHW.</summary>
     public NchwTensor Run(NchwTensor input)
+    {
+        var (data, shape) = RunAll(input)[0];
+        return new NchwTensor(data, (int)shape[0], (int)shape[1], (int)shape[2], (int)shape[3]);
+    }
+
+    /// <summary>Every output, in the order named, as float32 values and shape.</summary>
+    public (float[] Data, long[] Shape)[] RunAll(NchwTensor input)
     {
         using var value = OrtValue.CreateTensorValueFromMemory(input.Data, input.Shape);
         using var results = _session.Run(_run, _input, [value], _output);
-        var shape = results[0].GetTensorTypeAndShape().Shape;
-        return new NchwTensor(results[0].GetTensorDataAsSpan<float>().ToArray(), (int)shape[0], (int)shape[1], (int)shape[2], (int)shape[3]);
+        return [.. results.Select(r => (r.GetTensorDataAsSpan<float>().ToArray(), r.GetTensorTypeAndShape().Shape))];
     }
 
     public void Dispose()

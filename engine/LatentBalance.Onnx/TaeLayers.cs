@@ -40,7 +40,7 @@ internal static class TaeLayers
     }
 
     /// <summary>GroupNorm (eps 1e-5) as InstanceNormalization over [N, groups, rest], then the per-channel affine.</summary>
-    static string GroupNorm(this GraphBuilder g, string x, string key, int channels, int groups)
+    public static string GroupNorm(this GraphBuilder g, string x, string key, int channels, int groups)
     {
         var grouped = g.Node("Reshape", [x, g.Constant([0, groups, -1])]);
         var ones = g.Constant(Enumerable.Repeat(1f, groups).ToArray(), groups);

@@ -72,7 +72,7 @@ public sealed class BalancerTrainer
             && History.Where(h => h.ValidationMse.HasValue).MinBy(h => h.ValidationMse) is { } prior)
         {
             // resumed: the best epoch so far is the one saved in best/ (checked against the net when loaded back)
-            bestWeights = SafeTensors.Read(Path.Combine(bestDir, BalancerNet.WeightsFile));
+            bestWeights = Pretrained.ReadWeights(Path.Combine(bestDir, BalancerNet.WeightsFile));
             bestMse = prior.ValidationMse!.Value; bestStep = prior.Step;
         }
         var sw = Stopwatch.StartNew();

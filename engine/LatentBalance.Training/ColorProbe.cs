@@ -77,7 +77,7 @@ public sealed class ColorProbe : IDisposable
 
     public static ColorProbe Load(string path)
     {
-        var t = SafeTensors.Read(path);
+        var t = Pretrained.ReadWeights(path);
         if (!t.TryGetValue("weight", out var w) || !t.TryGetValue("bias", out var b) || !t.TryGetValue("r2", out var r2))
             throw new ModelFileException($"{path}: not a colour probe (needs weight, bias and r2)");
         double v = r2.item<float>();

@@ -163,7 +163,7 @@ public sealed class LatentDatasetBuilder(IVae vae, TrainingRecipe options)
         var d = new List<Tensor>(); var c = new List<Tensor>(); var lv = new List<Tensor>();
         foreach (var f in files)
         {
-            var t = SafeTensors.Read(f);
+            var t = Pretrained.ReadWeights(f);
             d.Add(t["distorted"]); c.Add(t["clean"]);
             if (t.TryGetValue("clean_logvar", out var l)) lv.Add(l);
         }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LatentBalance.Engine.Balancer;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Pipeline;
@@ -12,7 +13,8 @@ namespace LatentBalance.Benchmarks;
 /// <summary>
 /// Issue 16, first slice: the default pack's TAEF2 through ONNX Runtime (LatentBalance.Onnx) against the engine's
 /// TorchSharp TinyAutoencoder, same weights, same real photo tile, both on 2 threads, runs interleaved: encode 224x224,
-/// decode one latent, and decode the pair the engine decodes (original and balanced latent, batch 2). Medians.
+/// decode one latent, and decode the pair the engine decodes (original and balanced latent, batch 2); and the pack's balancer
+/// (OnnxBalancer against BalancerNet.BalanceWithStrength) on that tile's latent. Medians.
 /// </summary>
 static class OnnxBenchmark
 {
@@ -33,6 +35,13 @@ static class OnnxBenchmark
         sw.Restart();
         using var onnx = OnnxTinyAutoencoder.Load(config, encoder, decoder, Threads);
         double onnxLoad = sw.Elapsed.TotalMilliseconds;
+        var balancerFolder = Path.Combine(pack.Directory, pack.Manifest.Balancer);
+        sw.Restart();
+        using var torchBalancer = BalancerNet.Load(balancerFolder);
+        double torchBalancerLoad = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        using var onnxBalancer = OnnxBalancer.Load(balancerFolder, Threads);
+        double onnxBalancerLoad = sw.Elapsed.TotalMilliseconds;
 
         using var img = Image.NewFromFile(Path.Combine(BenchImages.SharedPhotos(), "bsds500", "100075.jpg"));
         var tile = ThumbnailFit.FromImage(img);
@@ -48,6 +57,7 @@ static class OnnxBenchmark
             ("encode 224x224", () => torchVae.Encode(x).Dispose(), () => onnx.Encode(image)),
             ("decode 28x28 -> 224x224", () => torchVae.Decode(z).Dispose(), () => onnx.Decode(latent)),
             ("decode the pair (batch 2)", () => torchVae.Decode(pair).Dispose(), () => onnx.Decode(latentPair)),
+            ("balancer 28x28 (with strength)", () => { var (b, st) = torchBalancer.BalanceWithStrength(z); b.Dispose(); st.Dispose(); }, () => onnxBalancer.BalanceWithStrength(latent)),
         };
         var times = cases.Select(_ => (Torch: new List<double>(), Onnx: new List<double>())).ToArray();
         for (int run = 0; run < WarmUp + Runs; run++)
@@ -57,8 +67,8 @@ static class OnnxBenchmark
                 if (run >= WarmUp) { times[c].Torch.Add(t); times[c].Onnx.Add(o); }
             }
 
-        Console.WriteLine($"TAEF2, real photo tile, {Threads} threads each, {Runs} runs after {WarmUp} warm-up, interleaved, medians; {Environment.ProcessorCount} cores, load average before {loadBefore}, after {File.ReadAllText("/proc/loadavg").Trim()}");
-        Console.WriteLine($"load (weights read, graph built, session made): TorchSharp {torchLoad:F0} ms, ONNX Runtime {onnxLoad:F0} ms");
+        Console.WriteLine($"TAEF2 and the pack's balancer, real photo tile, {Threads} threads each, {Runs} runs after {WarmUp} warm-up, interleaved, medians; {Environment.ProcessorCount} cores, load average before {loadBefore}, after {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"load (weights read, graph built, session made): TAEF2 TorchSharp {torchLoad:F0} ms, ONNX Runtime {onnxLoad:F0} ms; balancer TorchSharp {torchBalancerLoad:F0} ms, ONNX Runtime {onnxBalancerLoad:F0} ms");
         Console.WriteLine("| | TorchSharp ms | ONNX Runtime ms | ONNX / TorchSharp |");
         Console.WriteLine("|---|---|---|---|");
         for (int c = 0; c < cases.Length; c++)

@@ -56,17 +56,10 @@ public static class Pretrained
     public static void WriteConfig<T>(T config, string path) where T : IModelConfig =>
         Imaging.OutputFiles.Write(Path.GetFullPath(path), staged => File.WriteAllText(staged, ToJson(config)));
 
-    /// <summary>A state dict by file extension: PyTorch checkpoints (.pth, .pt, .ckpt, .bin) or .safetensors.</summary>
-    public static Dictionary<string, Tensor> ReadWeights(string path)
-    {
-        var ext = Path.GetExtension(path).ToLowerInvariant();
-        return ext switch
-        {
-            ".pth" or ".pt" or ".ckpt" or ".bin" => PthReader.Read(path),
-            ".safetensors" => SafeTensors.Read(path),
-            _ => throw new ModelFileException($"{path}: unsupported weight file type '{ext}' (expected a PyTorch .pth checkpoint or .safetensors)"),
-        };
-    }
+    /// <summary>A weight file (<see cref="WeightArray.ReadFile"/>: .pth, .pt, .ckpt, .bin or .safetensors) as float32 CPU tensors,
+    /// made from the reader's arrays. The caller owns (and disposes) them.</summary>
+    public static Dictionary<string, Tensor> ReadWeights(string path) =>
+        WeightArray.ReadFile(path).ToDictionary(kv => kv.Key, kv => kv.Value.Data.Length == 0 ? zeros(kv.Value.Shape) : tensor(kv.Value.Data, kv.Value.Shape), StringComparer.Ordinal);
 
     /// <summary>Reads a weight file into <paramref name="module"/> strictly; <paramref name="rename"/> maps old key names first.</summary>
     public static void LoadInto(nn.Module module, string path, Func<string, Tensor, (string Key, Tensor Value)>? rename = null)

@@ -1,14 +1,13 @@
 using System.IO.Compression;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.ModelFiles;
 
 /// <summary>
-/// Reads a PyTorch zip checkpoint (<c>torch.save(model.state_dict())</c>, format of PyTorch 1.6+) into float32 CPU
-/// tensors. The pickle is read with <see cref="PthUnpickler"/>, which allows only the globals a state dict needs,
+/// Reads a PyTorch zip checkpoint (<c>torch.save(model.state_dict())</c>, format of PyTorch 1.6+) into float32 arrays,
+/// without libtorch. The pickle is read with <see cref="PthUnpickler"/>, which allows only the globals a state dict needs,
 /// so a malicious checkpoint is refused instead of run. Storages of type half, bfloat16, float, double, long, int,
-/// short, char, byte and bool are converted to float32; offsets and strides are honoured.
+/// short, char, byte and bool are converted to float32 (the integer and bool ones marked not
+/// <see cref="WeightArray.FloatingPoint"/>); offsets and strides are honoured, each tensor gets its own array in C order.
 /// </summary>
 public static class PthReader
 {
@@ -22,11 +21,11 @@ public static class PthReader
     const long InflateFloor = 16L << 20;
 
     /// <summary>
-    /// Reads the state dict at <paramref name="path"/>. The caller owns (and should dispose) the returned tensors.
+    /// Reads the state dict at <paramref name="path"/>.
     /// A checkpoint whose top object is a dict holding a <c>state_dict</c> dict is read through that entry.
     /// </summary>
     /// <exception cref="ModelFileException">missing, truncated, corrupt or unsafe file; the message names the file.</exception>
-    public static Dictionary<string, Tensor> Read(string path)
+    public static Dictionary<string, WeightArray> Read(string path)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("PthReader needs a little-endian host");
         FileStream fs;
@@ -50,7 +49,7 @@ public static class PthReader
         }
     }
 
-    static Dictionary<string, Tensor> ReadZip(ZipArchive zip, string path)
+    static Dictionary<string, WeightArray> ReadZip(ZipArchive zip, string path)
     {
         foreach (var e in zip.Entries)
             if (e.Length > InflateFloor && e.Length > MaxInflateRatio * Math.Max(1, e.CompressedLength))
@@ -74,38 +73,26 @@ public static class PthReader
             && dict.Items.FirstOrDefault(kv => kv.Key is "state_dict").Value is PthDict inner)
             dict = inner;
 
-        var storages = new Dictionary<string, Tensor>();
-        var result = new Dictionary<string, Tensor>();
-        try
+        var storages = new Dictionary<string, float[]>();
+        var result = new Dictionary<string, WeightArray>();
+        foreach (var (k, v) in dict.Items)
         {
-            foreach (var (k, v) in dict.Items)
+            if (k is not string key) throw new ModelFileException($"{path}: state dict key {k} is not a string");
+            if (v is not PthTensorRef t) throw new ModelFileException($"{path}: state dict entry '{key}' is not a tensor ({v?.GetType().Name ?? "None"})");
+            if (result.ContainsKey(key)) throw new ModelFileException($"{path}: state dict key '{key}' appears twice");
+            if (!storages.TryGetValue(t.Storage.Key, out var storage))
             {
-                if (k is not string key) throw new ModelFileException($"{path}: state dict key {k} is not a string");
-                if (v is not PthTensorRef t) throw new ModelFileException($"{path}: state dict entry '{key}' is not a tensor ({v?.GetType().Name ?? "None"})");
-                if (result.ContainsKey(key)) throw new ModelFileException($"{path}: state dict key '{key}' appears twice");
-                if (!storages.TryGetValue(t.Storage.Key, out var storage))
-                {
-                    storage = LoadStorage(zip, prefix, t.Storage, path);
-                    storages[t.Storage.Key] = storage;
-                }
-                else if (storage.shape[0] < t.Storage.Numel)
-                    throw new ModelFileException($"{path}: storage '{t.Storage.Key}' is named with different sizes");
-                result[key] = Materialize(storage, t);
+                storage = LoadStorage(zip, prefix, t.Storage, path);
+                storages[t.Storage.Key] = storage;
             }
-        }
-        catch
-        {
-            foreach (var r in result.Values) r.Dispose();
-            throw;
-        }
-        finally
-        {
-            foreach (var s in storages.Values) s.Dispose();
+            else if (storage.Length < t.Storage.Numel)
+                throw new ModelFileException($"{path}: storage '{t.Storage.Key}' is named with different sizes");
+            result[key] = new(Materialize(storage, t, key, path), t.Size, t.Storage.Type.IsFloatingPoint());
         }
         return result;
     }
 
-    static Tensor LoadStorage(ZipArchive zip, string prefix, PthStorageRef s, string path)
+    static float[] LoadStorage(ZipArchive zip, string prefix, PthStorageRef s, string path)
     {
         var entry = zip.GetEntry(prefix + "data/" + s.Key)
                     ?? throw new ModelFileException($"{path}: storage '{s.Key}' is named in the pickle but missing from the zip");
@@ -114,14 +101,33 @@ public static class PthReader
         var bytes = ReadEntry(entry, need, path);
         if (bytes.Length < need)
             throw new ModelFileException($"{path}: storage '{s.Key}' has {bytes.Length} bytes but {s.Numel} {s.Type} elements need {need}");
-        var floats = s.Type.ToFloat32(bytes, (int)s.Numel);
-        return torch.tensor(floats, [s.Numel], ScalarType.Float32);
+        return s.Type.ToFloat32(bytes, (int)s.Numel);
     }
 
-    static Tensor Materialize(Tensor storage, PthTensorRef t)
+    /// <summary>The view's elements in C order, copied out of the storage (the unpickler has checked that they lie inside it):
+    /// a small tensor never pins a large shared storage.</summary>
+    static float[] Materialize(float[] storage, PthTensorRef t, string key, string path)
     {
-        using var view = storage.as_strided(t.Size, t.Stride, t.Offset);
-        return view.clone(); // own the memory: a small tensor never pins a large shared storage
+        long count = 1;
+        foreach (var n in t.Size)
+            count = n == 0 || count <= Array.MaxLength / n ? count * n
+                : throw new ModelFileException($"{path}: tensor '{key}' of size [{string.Join(",", t.Size)}] has more than {Array.MaxLength} elements, which is not supported");
+        var data = new float[count];
+        var index = new long[t.Size.Length];
+        long at = t.Offset;
+        for (long i = 0; i < count; i++)
+        {
+            data[i] = storage[at];
+            // odometer over the dimensions, last fastest
+            for (int d = index.Length - 1; d >= 0; d--)
+            {
+                at += t.Stride[d];
+                if (++index[d] < t.Size[d]) break;
+                at -= t.Stride[d] * t.Size[d];
+                index[d] = 0;
+            }
+        }
+        return data;
     }
 
     static byte[] ReadEntry(ZipArchiveEntry entry, long max, string path)

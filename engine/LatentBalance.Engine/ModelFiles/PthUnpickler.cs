@@ -5,7 +5,7 @@ using System.Text;
 namespace LatentBalance.Engine.ModelFiles;
 
 /// <summary>A storage named by a persistent id <c>('storage', torch.XStorage, key, location, numel)</c>.</summary>
-internal sealed record PthStorageRef(PthStorageType Type, string Key, string Location, long Numel);
+internal sealed record PthStorageRef(ElementType Type, string Key, string Location, long Numel);
 
 /// <summary>What <c>torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)</c> describes.</summary>
 internal sealed record PthTensorRef(PthStorageRef Storage, long Offset, long[] Size, long[] Stride);
@@ -177,7 +177,7 @@ internal sealed class PthUnpickler
             ("collections", "OrderedDict") => true,
             ("torch._utils", "_rebuild_tensor_v2") => true,
             ("torch._utils", "_rebuild_parameter") => true,
-            ("torch", _) when PthStorageTypes.FromGlobalName(name) != null => true,
+            ("torch", _) when ElementTypes.FromGlobalName(name) != null => true,
             _ => false,
         };
         if (!allowed)
@@ -190,7 +190,7 @@ internal sealed class PthUnpickler
     {
         if (pid is not object?[] t || t.Length != 5 || t[0] is not "storage")
             throw Error($"persistent id {Describe(pid)} is not a ('storage', type, key, location, numel) tuple");
-        if (t[1] is not PthGlobal { Module: "torch" } g || PthStorageTypes.FromGlobalName(g.Name) is not { } type)
+        if (t[1] is not PthGlobal { Module: "torch" } g || ElementTypes.FromGlobalName(g.Name) is not { } type)
             throw Error($"persistent id names storage type {Describe(t[1])}");
         if (t[2] is not string key || key.Length == 0 || key.Contains('/') || key.Contains('\\') || key.Contains(".."))
             throw Error($"persistent id has a bad storage key {Describe(t[2])}");

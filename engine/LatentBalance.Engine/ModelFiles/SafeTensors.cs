@@ -22,30 +22,23 @@ public static class SafeTensors
     public sealed record TensorInfo(string Name, string DType, long[] Shape, long Begin, long End);
 
     /// <summary>
-    /// Reads every tensor to the CPU. F32/F16/BF16/F64 become float32; I64, I32, I16, I8, U8 and BOOL
-    /// keep their type. The caller owns (and disposes) the returned tensors.
+    /// Reads every tensor into a float32 array (F16, BF16, F64 and the integer and bool types converted; those last
+    /// marked not <see cref="WeightArray.FloatingPoint"/>). No libtorch is involved.
     /// </summary>
-    public static Dictionary<string, Tensor> Read(string path)
+    public static Dictionary<string, WeightArray> Read(string path)
     {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("SafeTensors needs a little-endian host");
         var (infos, _, dataStart, _) = ReadHeader(path);
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var result = new Dictionary<string, WeightArray>(StringComparer.Ordinal);
         try
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
             foreach (var info in infos.OrderBy(i => i.Begin))
-            {
                 result[info.Name] = ReadTensor(fs, path, info, dataStart);
-            }
         }
         catch (Exception e) when (e is not ModelFileException)
         {
-            foreach (var t in result.Values) t.Dispose();
             throw new ModelFileException($"{path}: cannot read tensor data: {e.Message}", e);
-        }
-        catch
-        {
-            foreach (var t in result.Values) t.Dispose();
-            throw;
         }
         return result;
     }
@@ -134,49 +127,17 @@ public static class SafeTensors
         }
     }
 
-    static Tensor ReadTensor(FileStream fs, string path, TensorInfo info, long dataStart)
+    static WeightArray ReadTensor(FileStream fs, string path, TensorInfo info, long dataStart)
     {
-        var (type, _) = MapDType(info.DType)!.Value;
+        var type = ElementTypes.FromSafeTensors(info.DType)!.Value;
         long count = info.End - info.Begin;
         if (count > int.MaxValue)
             throw new ModelFileException($"{path}: tensor '{info.Name}' has {count} bytes; tensors over 2 GiB are not supported");
         var buffer = new byte[count];
         fs.Position = dataStart + info.Begin;
         fs.ReadExactly(buffer);
-        var t = torch.empty(info.Shape, type, CPU);
-        try
-        {
-            if (count > 0) t.bytes = buffer;
-            if (type is ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64)
-            {
-                var f = t.to_type(ScalarType.Float32);
-                t.Dispose();
-                t = f;
-            }
-            return t;
-        }
-        catch
-        {
-            t.Dispose();
-            throw;
-        }
+        return new(type.ToFloat32(buffer, (int)(count / type.ElementSize())), info.Shape, type.IsFloatingPoint());
     }
-
-    /// <summary>safetensors dtype name to torch type and bytes per element; null when unknown.</summary>
-    static (ScalarType Type, int Size)? MapDType(string dtype) => dtype switch
-    {
-        "F32" => (ScalarType.Float32, 4),
-        "F16" => (ScalarType.Float16, 2),
-        "BF16" => (ScalarType.BFloat16, 2),
-        "F64" => (ScalarType.Float64, 8),
-        "I64" => (ScalarType.Int64, 8),
-        "I32" => (ScalarType.Int32, 4),
-        "I16" => (ScalarType.Int16, 2),
-        "I8" => (ScalarType.Int8, 1),
-        "U8" => (ScalarType.Byte, 1),
-        "BOOL" => (ScalarType.Bool, 1),
-        _ => null,
-    };
 
     static (List<TensorInfo> Infos, Dictionary<string, string> Metadata, long DataStart, long DataLength) ReadHeader(string path)
     {
@@ -249,7 +210,7 @@ public static class SafeTensors
         // Offsets: inside the data section, no overlaps, byte count = elements x element size.
         foreach (var info in infos)
         {
-            var mapped = MapDType(info.DType)
+            var mapped = ElementTypes.FromSafeTensors(info.DType)
                 ?? throw new ModelFileException($"{path}: tensor '{info.Name}' has unknown dtype '{info.DType}' (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
             if (info.Begin < 0 || info.End < info.Begin || info.End > dataLength)
                 throw new ModelFileException($"{path}: tensor '{info.Name}' data_offsets [{info.Begin}, {info.End}] are outside the {dataLength}-byte data section");
@@ -261,7 +222,7 @@ public static class SafeTensors
                 catch (OverflowException) { throw new ModelFileException($"{path}: tensor '{info.Name}' shape [{string.Join(", ", info.Shape)}] overflows"); }
             }
             long expected;
-            try { expected = checked(elements * mapped.Size); }
+            try { expected = checked(elements * mapped.ElementSize()); }
             catch (OverflowException) { throw new ModelFileException($"{path}: tensor '{info.Name}' shape [{string.Join(", ", info.Shape)}] overflows"); }
             if (expected != info.End - info.Begin)
                 throw new ModelFileException($"{path}: tensor '{info.Name}' shape [{string.Join(", ", info.Shape)}] {info.DType} needs {expected} bytes but data_offsets [{info.Begin}, {info.End}] hold {info.End - info.Begin}");

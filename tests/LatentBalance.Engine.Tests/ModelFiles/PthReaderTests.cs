@@ -1,6 +1,8 @@
 using System.IO.Compression;
 using System.Text;
 using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Balancer;
+using LatentBalance.Engine.Vae;
 using TorchSharp;
 using static TorchSharp.torch;
 using Xunit.Abstractions;
@@ -16,38 +18,69 @@ public class PthReaderTests(ITestOutputHelper output)
     public void ReadsAll79EncoderTensorsAsFloat32WithTheirValues()
     {
         var sd = PthReader.Read(EncoderPth);
-        try
-        {
-            Assert.Equal(79, sd.Count);
-            Assert.All(sd.Values, t => { Assert.Equal(ScalarType.Float32, t.dtype); Assert.Equal(DeviceType.CPU, t.device_type); });
-            Assert.Equal([64L, 3, 3, 3], sd["0.weight"].shape);
-            Assert.Equal([64L], sd["0.bias"].shape);
-            Assert.Equal([64L, 64, 3, 3], sd["2.weight"].shape);
-            Assert.Equal([256L, 64, 1, 1], sd["11.pool.0.weight"].shape);
-            Assert.Equal([256L], sd["11.pool.1.bias"].shape);
-            Assert.Equal([64L, 256, 1, 1], sd["13.pool.3.weight"].shape);
-            Assert.Equal([32L, 64, 3, 3], sd["14.weight"].shape);
-            // Reference numbers decoded from the raw float16 storages with Python's struct module.
-            Assert.Equal(-0.07586669921875f, sd["0.weight"][5, 1, 2, 0].item<float>());
-            Assert.Equal(105.61050260066986, sd["0.weight"].abs().sum().item<float>(), 3);
-            Assert.Equal(-0.050537109375f, sd["14.bias"][7].item<float>());
-            Assert.Equal("0.weight", sd.Keys.First()); // checkpoint order is kept
-        }
-        finally { foreach (var t in sd.Values) t.Dispose(); }
+        Assert.Equal(79, sd.Count);
+        Assert.All(sd.Values, t => { Assert.True(t.FloatingPoint); Assert.Equal(t.Shape.Aggregate(1L, (n, d) => n * d), t.Data.LongLength); });
+        Assert.Equal([64L, 3, 3, 3], sd["0.weight"].Shape);
+        Assert.Equal([64L], sd["0.bias"].Shape);
+        Assert.Equal([64L, 64, 3, 3], sd["2.weight"].Shape);
+        Assert.Equal([256L, 64, 1, 1], sd["11.pool.0.weight"].Shape);
+        Assert.Equal([256L], sd["11.pool.1.bias"].Shape);
+        Assert.Equal([64L, 256, 1, 1], sd["13.pool.3.weight"].Shape);
+        Assert.Equal([32L, 64, 3, 3], sd["14.weight"].Shape);
+        // Reference numbers decoded from the raw float16 storages with Python's struct module.
+        Assert.Equal(-0.07586669921875f, sd["0.weight"].Data[((5 * 3 + 1) * 3 + 2) * 3 + 0]);
+        Assert.Equal(105.61050260066986, sd["0.weight"].Data.Sum(v => (double)Math.Abs(v)), 3);
+        Assert.Equal(-0.050537109375f, sd["14.bias"].Data[7]);
+        Assert.Equal("0.weight", sd.Keys.First()); // checkpoint order is kept
     }
 
     [Fact]
     public void ReadsAll79DecoderTensors()
     {
         var sd = PthReader.Read(DecoderPth);
-        try
+        Assert.Equal(79, sd.Count);
+        Assert.Equal([64L, 32, 3, 3], sd["1.weight"].Shape);
+        Assert.Equal([3L, 64, 3, 3], sd["19.weight"].Shape);
+        Assert.True(sd.Values.All(t => t.Data.All(float.IsFinite)));
+    }
+
+    /// <summary>SHA-256 over every tensor (ordinal key order: the key, its shape as "[a,b]", its float32 bytes) as the
+    /// TorchSharp reader gave them before the readers were made torch-free (2026-12-01): the array reader gives the same
+    /// numbers, and the torch networks get exactly those numbers.</summary>
+    [Theory]
+    [InlineData("taef2_encoder.pth", 79, "a8eb93cdefa419fe910df22d216f6dd07786c09efc24d1776908b0ac638a13fd")]
+    [InlineData("taef2_decoder.pth", 79, "999d41e46613c2f7a8eb33862a1b65d09ee6e3ec8fdad1922fd5a07edc622a9d")]
+    [InlineData("balancer.safetensors", 76, "52770815e0e8bcd56791fea17c7bd611a1e7ec1a56a1066853fc0aa72e6638e8")]
+    public void ArrayReaderAndTorchNetworksHoldTheTorchReadersValues(string file, int count, string sha256)
+    {
+        var balancer = Path.Combine(TestPaths.RepoRoot, "models", "default", "balancer");
+        var path = file.EndsWith(".pth") ? Path.Combine(TestPaths.Taef2Dir, file) : Path.Combine(balancer, file);
+        var arrays = WeightArray.ReadFile(path);
+        Assert.Equal(count, arrays.Count);
+        Assert.Equal(sha256, Digest(arrays.Select(kv => (kv.Key, kv.Value.Shape, kv.Value.Data))));
+
+        // the torch consumer: a network loaded through Pretrained.LoadInto holds the same values
+        using var net = file switch
         {
-            Assert.Equal(79, sd.Count);
-            Assert.Equal([64L, 32, 3, 3], sd["1.weight"].shape);
-            Assert.Equal([3L, 64, 3, 3], sd["19.weight"].shape);
-            Assert.True(sd.Values.All(t => t.isfinite().all().item<bool>()));
+            "taef2_encoder.pth" => TinyAutoencoderNetworks.Encoder(Pretrained.ReadConfig<TinyAutoencoderConfig>(TestPack.Taef2Config)),
+            "taef2_decoder.pth" => TinyAutoencoderNetworks.Decoder(Pretrained.ReadConfig<TinyAutoencoderConfig>(TestPack.Taef2Config)),
+            _ => (nn.Module)new BalancerNet(Pretrained.ReadConfig<BalancerConfig>(Path.Combine(balancer, BalancerNet.ConfigFile))),
+        };
+        Pretrained.LoadInto(net, path);
+        var state = net.state_dict();
+        Assert.Equal(arrays.Keys.Order(StringComparer.Ordinal), state.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(sha256, Digest(state.Select(kv => (kv.Key, kv.Value.shape, kv.Value.contiguous().data<float>().ToArray()))));
+    }
+
+    static string Digest(IEnumerable<(string Key, long[] Shape, float[] Data)> tensors)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var (key, shape, data) in tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes($"{key}[{string.Join(",", shape)}]"));
+            sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()));
         }
-        finally { foreach (var t in sd.Values) t.Dispose(); }
+        return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
     }
 
     [Fact]
@@ -65,6 +98,8 @@ public class PthReaderTests(ITestOutputHelper output)
         // A transposed 2x3 view starting at offset 1: rows are storage[1,3,5] and [2,4,6].
         b.AddTensor("transposed", "s0", offset: 1, size: [2, 3], stride: [1, 2]);
         b.AddTensor("shared_tail", "s0", offset: 5, size: [2], stride: [1], asParameter: true);
+        // a 3-d view with a broadcast (stride 0) dimension: [2, 2, 2] reading storage[0 + 2i + k]
+        b.AddTensor("broadcast", "s0", offset: 0, size: [2, 2, 2], stride: [2, 0, 1]);
         b.AddTensor("double", "s1", 0, [3], [1]);
         b.AddTensor("long", "s2", 0, [2], [1]);
         b.AddTensor("bf16", "s3", 0, [2], [1]);
@@ -73,21 +108,20 @@ public class PthReaderTests(ITestOutputHelper output)
         b.Write(path);
 
         var sd = PthReader.Read(path);
-        try
-        {
-            Assert.Equal(new[] { "transposed", "shared_tail", "double", "long", "bf16", "half", "int_scalar" }, sd.Keys);
-            Assert.All(sd.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
-            Assert.Equal([2L, 3], sd["transposed"].shape);
-            Assert.Equal(new float[] { 1, 3, 5, 2, 4, 6 }, sd["transposed"].contiguous().data<float>().ToArray());
-            Assert.Equal(new float[] { 5, 6 }, sd["shared_tail"].data<float>().ToArray());
-            Assert.Equal(new float[] { 1.5f, -2.25f, 1e10f }, sd["double"].data<float>().ToArray());
-            Assert.Equal(new float[] { -7f, 1L << 40 }, sd["long"].data<float>().ToArray());
-            Assert.Equal(new float[] { 1.5f, -3f }, sd["bf16"].data<float>().ToArray());
-            Assert.Equal(new float[] { 0.5f, -1024f }, sd["half"].data<float>().ToArray());
-            Assert.Equal(0, sd["int_scalar"].dim());
-            Assert.Equal(-42f, sd["int_scalar"].item<float>());
-        }
-        finally { foreach (var t in sd.Values) t.Dispose(); }
+        Assert.Equal(new[] { "transposed", "shared_tail", "broadcast", "double", "long", "bf16", "half", "int_scalar" }, sd.Keys);
+        Assert.Equal([2L, 3], sd["transposed"].Shape);
+        Assert.Equal(new float[] { 1, 3, 5, 2, 4, 6 }, sd["transposed"].Data);
+        Assert.Equal(new float[] { 5, 6 }, sd["shared_tail"].Data);
+        Assert.Equal(new float[] { 0, 1, 0, 1, 2, 3, 2, 3 }, sd["broadcast"].Data);
+        Assert.Equal(new float[] { 1.5f, -2.25f, 1e10f }, sd["double"].Data);
+        Assert.Equal(new float[] { -7f, 1L << 40 }, sd["long"].Data);
+        Assert.Equal(new float[] { 1.5f, -3f }, sd["bf16"].Data);
+        Assert.Equal(new float[] { 0.5f, -1024f }, sd["half"].Data);
+        Assert.Empty(sd["int_scalar"].Shape);
+        Assert.Equal([-42f], sd["int_scalar"].Data);
+        Assert.Equal([true, true, true, true, false, true, true, false], sd.Values.Select(t => t.FloatingPoint));
+        // as weights, integer storages are refused
+        Assert.StartsWith($"{path}: 'long' is stored as integers", Assert.Throws<ModelFileException>(() => WeightArray.ReadFile(path)).Message);
     }
 
     [Fact]

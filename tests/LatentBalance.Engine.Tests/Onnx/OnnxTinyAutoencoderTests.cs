@@ -17,7 +17,7 @@ public class OnnxTinyAutoencoderTests(ITestOutputHelper output)
 
     static OnnxTinyAutoencoder LoadTaef2() => OnnxTinyAutoencoder.Load(TestPack.Taef2Config, Weights("taef2_encoder.pth"), Weights("taef2_decoder.pth"));
 
-    static NchwTensor FromTorch(Tensor t)
+    internal static NchwTensor FromTorch(Tensor t)
     {
         using var c = t.to_type(ScalarType.Float32).contiguous();
         return new(c.data<float>().ToArray(), (int)t.shape[0], (int)t.shape[1], (int)t.shape[2], (int)t.shape[3]);
@@ -39,7 +39,7 @@ public class OnnxTinyAutoencoderTests(ITestOutputHelper output)
         return Math.Sqrt(diff / norm);
     }
 
-    static float MaxAbsDiff(NchwTensor a, NchwTensor b)
+    internal static float MaxAbsDiff(NchwTensor a, NchwTensor b)
     {
         Assert.Equal(a.Shape, b.Shape);
         float max = 0;

@@ -88,8 +88,8 @@ public class TinyAutoencoderTests
     [Fact]
     public void MissingKeysAreListed()
     {
-        var enc = PthReader.Read(EncoderPth);
-        var dec = PthReader.Read(DecoderPth);
+        var enc = Pretrained.ReadWeights(EncoderPth);
+        var dec = Pretrained.ReadWeights(DecoderPth);
         try
         {
             enc.Remove("7.conv.2.bias", out var removed);
@@ -100,7 +100,7 @@ public class TinyAutoencoderTests
 
             using var nan = torch.full(dec["19.bias"].shape, float.NaN);
             var bad = new Dictionary<string, Tensor>(dec) { ["19.bias"] = nan };
-            var enc2 = PthReader.Read(EncoderPth);
+            var enc2 = Pretrained.ReadWeights(EncoderPth);
             try
             {
                 var e2 = Assert.Throws<ModelFileException>(() => TinyAutoencoder.Load(Taef2, enc2, bad, "enc.pth", "dec.pth"));
