@@ -10,8 +10,9 @@ namespace LatentBalance.Onnx;
 /// Builds one ONNX graph (opset <see cref="Opset"/>) node by node, taking its weights from a <see cref="StateDict"/>
 /// as initializers named by their state-dict keys. As strict as the engine's <c>Pretrained.LoadInto</c>:
 /// every key the graph needs present with its shape, finite, and none left over, or one error listing the problems.
+/// When one file holds several graphs' weights, <paramref name="owns"/> says which keys must be used by this one.
 /// </summary>
-internal sealed class GraphBuilder(string name, StateDict weights)
+internal sealed class GraphBuilder(string name, StateDict weights, Func<string, bool>? owns = null)
 {
     public const int Opset = 17;
     readonly GraphProto _graph = new() { Name = name };
@@ -89,7 +90,7 @@ internal sealed class GraphBuilder(string name, StateDict weights)
     /// <exception cref="ModelFileException">the weights do not fit the graph; the message names the file.</exception>
     public ModelProto Build()
     {
-        var unexpected = weights.Tensors.Keys.Where(k => !_used.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        var unexpected = weights.Tensors.Keys.Where(k => !_used.Contains(k) && (owns is null || owns(k))).Order(StringComparer.Ordinal).ToList();
         if (_missing.Count + _shapes.Count + _nonFinite.Count + unexpected.Count > 0)
         {
             var sb = new StringBuilder($"{weights.Source}: weights do not fit the model");

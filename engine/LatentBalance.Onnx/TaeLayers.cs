@@ -39,13 +39,13 @@ internal static class TaeLayers
         return g.Conv(y, key + ".3", wide, c.Width, kernel: 1, bias: false);
     }
 
-    /// <summary>GroupNorm (eps 1e-5) as InstanceNormalization over [N, groups, rest], then the per-channel affine.</summary>
-    public static string GroupNorm(this GraphBuilder g, string x, string key, int channels, int groups)
+    /// <summary>GroupNorm as InstanceNormalization over [N, groups, rest], then the per-channel affine.</summary>
+    public static string GroupNorm(this GraphBuilder g, string x, string key, int channels, int groups, double epsilon = 1e-5)
     {
         var grouped = g.Node("Reshape", [x, g.Constant([0, groups, -1])]);
         var ones = g.Constant(Enumerable.Repeat(1f, groups).ToArray(), groups);
         var zeros = g.Constant(new float[groups], groups);
-        var normed = g.Node("InstanceNormalization", [grouped, ones, zeros], Float("epsilon", 1e-5f));
+        var normed = g.Node("InstanceNormalization", [grouped, ones, zeros], Float("epsilon", (float)epsilon));
         var back = g.Node("Reshape", [normed, g.Node("Shape", [x])]);
         var scaled = g.Node("Mul", [back, g.Weight(key + ".weight", [channels], [channels, 1, 1])]);
         return g.Node("Add", [scaled, g.Weight(key + ".bias", [channels], [channels, 1, 1])]);

@@ -76,8 +76,43 @@ static class OnnxBenchmark
             double t = BenchImages.Median(times[c].Torch), o = BenchImages.Median(times[c].Onnx);
             Console.WriteLine($"| {cases[c].Name} | {t:F1} | {o:F1} | {o / t:F2} |");
         }
+        AutoencoderKLRows(img);
         Console.WriteLine($"linux-x64 native libraries: ONNX Runtime {NativeMb("libonnxruntime*.so")} MB, libtorch with TorchSharp's glue {NativeMb("lib*.so*", "libonnxruntime", "libvips")} MB (every other .so in runtimes/linux-x64/native but libvips)");
         return Task.CompletedTask;
+    }
+
+    /// <summary>AutoencoderKL slice: the tests' small diffusers VAE (block_out_channels [32, 64], one layer per block,
+    /// mid-block attention; seeded random weights in a temporary diffusers folder) in both runtimes on a 128x128 tile of the
+    /// same photo, interleaved as above: encode, and decode the pair. Two more rows of the table.</summary>
+    static void AutoencoderKLRows(Image photo)
+    {
+        var dir = Directory.CreateTempSubdirectory("lb-bench-kl").FullName;
+        var configPath = Path.Combine(dir, AutoencoderKL.ConfigFileName);
+        File.WriteAllText(configPath, """{"block_out_channels": [32, 64], "layers_per_block": 1, "norm_num_groups": 8, "name": "small-kl"}""");
+        var g = new Generator(17);
+        var shapes = AutoencoderKL.ExpectedParameters(Pretrained.ReadConfig<AutoencoderKLConfig>(configPath));
+        SafeTensors.Write(Path.Combine(dir, AutoencoderKL.WeightsFileName), shapes.ToDictionary(kv => kv.Key, kv =>
+            kv.Key.Contains("norm") && !kv.Key.Contains("conv_") && kv.Key.EndsWith(".weight") ? 1 + 0.1 * randn(kv.Value, generator: g)
+            : randn(kv.Value, generator: g) / Math.Sqrt(kv.Value.Skip(1).Aggregate(1L, (a, x) => a * x))));
+        using var torchVae = AutoencoderKL.LoadDirectory(dir);
+        using var onnx = OnnxAutoencoderKL.LoadDirectory(dir, Threads);
+        Directory.Delete(dir, true);
+
+        var tile = ThumbnailFit.FromImage(photo, new ThumbnailFitOptions { Size = 128 });
+        using var x = tensor(tile.Chw, [1, 3, tile.Size, tile.Size]);
+        using var z = torchVae.Encode(x);
+        using var pair = cat([z, z * 0.9f], 0);
+        var image = new NchwTensor(tile.Chw, 1, 3, tile.Size, tile.Size);
+        var latentPair = Nchw(pair);
+        var (encodeTorch, encodeOnnx, decodeTorch, decodeOnnx) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        for (int run = 0; run < WarmUp + Runs; run++)
+        {
+            double et = Time(() => torchVae.Encode(x).Dispose()), eo = Time(() => onnx.Encode(image));
+            double dt = Time(() => torchVae.Decode(pair).Dispose()), d = Time(() => onnx.Decode(latentPair));
+            if (run >= WarmUp) { encodeTorch.Add(et); encodeOnnx.Add(eo); decodeTorch.Add(dt); decodeOnnx.Add(d); }
+        }
+        foreach (var (name, t, o) in new[] { ("AutoencoderKL small, encode 128x128", encodeTorch, encodeOnnx), ("AutoencoderKL small, decode the pair 64x64 -> 128x128", decodeTorch, decodeOnnx) })
+            Console.WriteLine($"| {name} | {BenchImages.Median(t):F1} | {BenchImages.Median(o):F1} | {BenchImages.Median(o) / BenchImages.Median(t):F2} |");
     }
 
     static NchwTensor Nchw(Tensor t) =>

@@ -49,13 +49,20 @@ public sealed class AutoencoderKL : IVae
     /// <summary>Loads a diffusers folder: <c>config.json</c> and <c>diffusion_pytorch_model.safetensors</c> (or their <c>vae/</c> subfolder).</summary>
     public static AutoencoderKL LoadDirectory(string dir, Device? device = null)
     {
+        var (config, weights) = DirectoryFiles(dir);
+        return Load(weights, Pretrained.ReadConfig<AutoencoderKLConfig>(config), device);
+    }
+
+    /// <summary>The config and weights of a diffusers folder, or of its <c>vae/</c> subfolder; both must exist.</summary>
+    public static (string Config, string Weights) DirectoryFiles(string dir)
+    {
         var d = dir;
         if (!File.Exists(Path.Combine(d, ConfigFileName)) && File.Exists(Path.Combine(d, "vae", ConfigFileName))) d = Path.Combine(d, "vae");
         var cfg = Path.Combine(d, ConfigFileName);
         var weights = Path.Combine(d, WeightsFileName);
         if (!File.Exists(cfg)) throw new ModelFileException($"{dir}: no {ConfigFileName} for the VAE");
         if (!File.Exists(weights)) throw new ModelFileException($"{dir}: no {WeightsFileName} for the VAE");
-        return Load(weights, Pretrained.ReadConfig<AutoencoderKLConfig>(cfg), device);
+        return (cfg, weights);
     }
 
     /// <summary>Loads weights from a safetensors file (F32/F16/BF16), strictly; the config defaults to the SD VAE.
@@ -76,7 +83,8 @@ public sealed class AutoencoderKL : IVae
             if (device is not null) vae.MoveTo(device);
         });
 
-    static readonly (string Old, string New)[] LegacyAttention =
+    /// <summary>Older diffusers attention names and today's (as <c>.name.</c> parts of a key).</summary>
+    public static IReadOnlyList<(string Old, string New)> LegacyAttention { get; } =
     [
         (".query.", ".to_q."), (".key.", ".to_k."), (".value.", ".to_v."), (".proj_attn.", ".to_out.0."),
     ];
