@@ -32,6 +32,31 @@ static class BenchImages
         return path;
     }
 
+    /// <summary>
+    /// <paramref name="count"/> different 4000x3000 (12 MP) JPEGs, q 92, made like <see cref="Jpeg24Mp"/>: photo i is an
+    /// 8x6 mosaic of 500x500 crops of 48 BSDS500 photos drawn by a shuffle seeded with i. Kept in <paramref name="dir"/>
+    /// (which holds nothing else, not even a half-written photo) for the next run.
+    /// </summary>
+    public static string[] Jpeg12MpSet(string dir, int count)
+    {
+        Directory.CreateDirectory(dir);
+        var sources = Directory.GetFiles(Path.Combine(SharedPhotos(), "bsds500"), "*.jpg").Order(StringComparer.Ordinal).ToArray();
+        var paths = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            paths[i] = Path.Combine(dir, $"mosaic-12mp-{i:D3}.jpg");
+            if (File.Exists(paths[i])) continue;
+            var tiles = (string[])sources.Clone();
+            new Random(i).Shuffle(tiles);
+            var crops = tiles.Take(48).Select(p => Image.Thumbnail(p, 500, height: 500, crop: Enums.Interesting.Centre)).ToArray();
+            var part = Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)))!, $"part-{Environment.ProcessId}.jpg"); // beside, not in, dir
+            using (var mosaic = Image.Arrayjoin(crops, across: 8)) mosaic.Jpegsave(part, q: 92);
+            foreach (var t in crops) t.Dispose();
+            File.Move(part, paths[i]);
+        }
+        return paths;
+    }
+
     /// <summary>The floor every tool pays: libvips alone loads <paramref name="input"/> and saves it
     /// as a q 95 JPEG (metadata kept), with no processing between.</summary>
     public static void LibvipsLoadSave(string input, string output)

@@ -74,11 +74,11 @@ static class DaemonBenchmark
         }
     }
 
-    internal static Process StartDaemon(string busAddress, string pack)
+    internal static Process StartDaemon(string busAddress, string pack, params string[] extra)
     {
         var cli = CliDll();
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardError = true };
-        foreach (var a in new[] { cli, "daemon", "--bus-address", busAddress, "--pack", pack }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { cli, "daemon", "--bus-address", busAddress, "--pack", pack }.Concat(extra)) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.ErrorDataReceived += (_, _) => { }; // drain the JSON log
         p.BeginErrorReadLine();
