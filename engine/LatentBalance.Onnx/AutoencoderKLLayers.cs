@@ -10,6 +10,7 @@ namespace LatentBalance.Onnx;
 /// </summary>
 internal static class AutoencoderKLLayers
 {
+    /// <summary>x · sigmoid(x) (the KL blocks and the balancer both use it).</summary>
     public static string Silu(this GraphBuilder g, string x) => g.Node("Mul", [x, g.Node("Sigmoid", [x])]);
 
     /// <summary>SiLU(GroupNorm(x)).</summary>

@@ -137,7 +137,6 @@ internal static class BalancerGraph
     static string Reduce(this GraphBuilder g, string op, string x, long[] axes, bool keep = false) =>
         g.Node(op, [x], Ints("axes", axes), Int("keepdims", keep ? 1 : 0));
 
-    static string Silu(this GraphBuilder g, string x) => g.Node("Mul", [x, g.Node("Sigmoid", [x])]);
 
     /// <summary>nn.Linear on [N, in]: x Wᵀ + b.</summary>
     static string Linear(this GraphBuilder g, string x, string key, int inputs, int outputs) =>

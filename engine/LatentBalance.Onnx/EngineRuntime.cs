@@ -21,7 +21,7 @@ public static class EngineRuntime
         using var ownStore = store == null ? new ModelStore() : null;
         ICorrectionNetworks networks = runtime == Torch
             ? TorchNetworks.Load(pack, store ?? ownStore!, device, cancel)
-            : TorchNetworks.Load(pack, store ?? ownStore!, device, cancel); // ONNX: wired when OnnxBalancer lands
+            : OnnxNetworks.Load(pack, store ?? ownStore!, device, cancel: cancel);
         try { return new BalanceEngine(networks, pack.Manifest.Name, pack.Correction); }
         catch { networks.Dispose(); throw; }
     }

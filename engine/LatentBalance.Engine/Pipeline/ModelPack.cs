@@ -124,20 +124,30 @@ public sealed class ModelPack
     /// a tiny autoencoder's config name, "custom" for any other VAE.</summary>
     public string VaeName => _tiny?.Name ?? "custom";
 
+    /// <summary>A tiny VAE's config (null for an AutoencoderKL pack).</summary>
+    public TinyAutoencoderConfig? TinyConfig => _tiny;
+
+    /// <summary>The folder of the balancer (balancer.json and balancer.safetensors).</summary>
+    public string BalancerFolder => Path.Combine(Directory, Manifest.Balancer);
+
     public BalancerNet LoadBalancer(Device device)
     {
-        var folder = Path.Combine(Directory, Manifest.Balancer);
-        var net = BalancerNet.Load(folder);
-        if (net.Config.Vae != "custom" && !string.Equals(net.Config.Vae, VaeName, StringComparison.OrdinalIgnoreCase))
-        {
-            net.Dispose();
-            throw new ModelFileException($"{Path.Combine(folder, BalancerNet.ConfigFile)}: the balancer was trained on latents of the VAE '{net.Config.Vae}', but {Path.Combine(Directory, ManifestFile)} uses '{VaeName}'");
-        }
+        var net = BalancerNet.Load(BalancerFolder);
+        try { CheckBalancer(net.Config); }
+        catch { net.Dispose(); throw; }
         net.to(device);
         return net;
     }
 
-    string ResolveFile(ModelStore store, string id, CancellationToken cancel)
+    /// <summary>Refuses a balancer trained on another VAE's latents than this pack's.</summary>
+    public void CheckBalancer(BalancerConfig config)
+    {
+        if (config.Vae != "custom" && !string.Equals(config.Vae, VaeName, StringComparison.OrdinalIgnoreCase))
+            throw new ModelFileException($"{Path.Combine(BalancerFolder, BalancerNet.ConfigFile)}: the balancer was trained on latents of the VAE '{config.Vae}', but {Path.Combine(Directory, ManifestFile)} uses '{VaeName}'");
+    }
+
+    /// <summary>A VAE file of the pack: a path relative to the pack, else a model-store id (fetched, pinned, hash-checked).</summary>
+    public string ResolveFile(ModelStore store, string id, CancellationToken cancel)
     {
         var local = Path.Combine(Directory, id);
         return File.Exists(local) ? local : store.Resolve(id, null, cancel);

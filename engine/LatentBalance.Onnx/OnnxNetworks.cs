@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using LatentBalance.Engine.ModelFiles;
+using LatentBalance.Engine.Pipeline;
+using LatentBalance.Engine.Vae;
+
+namespace LatentBalance.Onnx;
+
+/// <summary>The pack's VAE and balancer through ONNX Runtime (one session per network, built at load time from the
+/// pack's weight files): the serving runtime. Loads no libtorch.</summary>
+public sealed class OnnxNetworks : ICorrectionNetworks
+{
+    readonly Func<NchwTensor, NchwTensor> _encode, _decode;
+    readonly IDisposable _vae;
+    readonly OnnxBalancer _balancer;
+
+    OnnxNetworks(string vaeName, IDisposable vae, Func<NchwTensor, NchwTensor> encode, Func<NchwTensor, NchwTensor> decode, OnnxBalancer balancer, string device) =>
+        (VaeName, _vae, _encode, _decode, _balancer, Device) = (vaeName, vae, encode, decode, balancer, device);
+
+    /// <param name="threads">Intra-op threads per session; null: the cores this process may use.</param>
+    public static OnnxNetworks Load(ModelPack pack, ModelStore store, string device = "auto", int? threads = null, CancellationToken cancel = default)
+    {
+        if (device is not ("auto" or "cpu"))
+            throw new ArgumentException($"--device {device} with the onnx runtime needs a build with -p:OnnxBackend=cuda; this build runs ONNX Runtime on the CPU (or use --runtime torch)");
+        var balancer = OnnxBalancer.Load(pack.BalancerFolder, threads);
+        try
+        {
+            pack.CheckBalancer(balancer.Config);
+            if (pack.TinyConfig is { } tiny)
+            {
+                var v = pack.Manifest.Vae;
+                var vae = OnnxTinyAutoencoder.Load(tiny, pack.ResolveFile(store, v.Encoder!, cancel), pack.ResolveFile(store, v.Decoder!, cancel), threads);
+                return Checked(new OnnxNetworks(tiny.Name, vae, vae.Encode, vae.Decode, balancer, "cpu"), tiny.LatentChannels);
+            }
+            var kl = OnnxAutoencoderKL.LoadDirectory(Path.Combine(pack.Directory, pack.Manifest.Vae.Directory ?? "vae"), threads);
+            return Checked(new OnnxNetworks(kl.Config.Name, kl, kl.Encode, kl.Decode, balancer, "cpu"), kl.LatentChannels);
+        }
+        catch { balancer.Dispose(); throw; }
+    }
+
+    static OnnxNetworks Checked(OnnxNetworks n, int latentChannels)
+    {
+        if (n._balancer.Config.LatentChannels == latentChannels) return n;
+        n.Dispose();
+        throw new ModelFileException($"the balancer expects {n._balancer.Config.LatentChannels} latent channels but the VAE '{n.VaeName}' gives {latentChannels}");
+    }
+
+    public string Runtime => "onnx";
+    public string Device { get; }
+    public string VaeName { get; }
+    public int TileSize => _balancer.Config.TileSize;
+
+    public TileDecodes Decode(float[] tile, int size, Action<string, double>? timing = null)
+    {
+        var t0 = Stopwatch.GetTimestamp();
+        var z = _encode(new NchwTensor(tile, 1, 3, size, size));
+        timing?.Invoke("encode", Ms(ref t0));
+        var (balanced, strength) = _balancer.BalanceWithStrength(z);
+        timing?.Invoke("balance", Ms(ref t0));
+        var pair = new float[2 * z.Data.Length];
+        z.Data.CopyTo(pair, 0);
+        balanced.Data.CopyTo(pair, z.Data.Length);
+        var decoded = _decode(new NchwTensor(pair, 2, z.Channels, z.Height, z.Width)).Data;
+        for (int i = 0; i < decoded.Length; i++) decoded[i] = Math.Clamp(decoded[i], 0f, 1f);
+        int half = decoded.Length / 2;
+        timing?.Invoke("decode", Ms(ref t0));
+        return new TileDecodes(decoded[..half], decoded[half..], strength[0]);
+    }
+
+    static double Ms(ref long t0)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var ms = Stopwatch.GetElapsedTime(t0, now).TotalMilliseconds;
+        t0 = now;
+        return ms;
+    }
+
+    public void Dispose()
+    {
+        _vae.Dispose();
+        _balancer.Dispose();
+    }
+}
