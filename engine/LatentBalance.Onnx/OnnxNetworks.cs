@@ -53,25 +53,17 @@ public sealed class OnnxNetworks : ICorrectionNetworks
     {
         var t0 = Stopwatch.GetTimestamp();
         var z = _encode(new NchwTensor(tile, 1, 3, size, size));
-        timing?.Invoke("encode", Ms(ref t0));
+        timing?.Invoke("encode", StageClock.Lap(ref t0));
         var (balanced, strength) = _balancer.BalanceWithStrength(z);
-        timing?.Invoke("balance", Ms(ref t0));
+        timing?.Invoke("balance", StageClock.Lap(ref t0));
         var pair = new float[2 * z.Data.Length];
         z.Data.CopyTo(pair, 0);
         balanced.Data.CopyTo(pair, z.Data.Length);
         var decoded = _decode(new NchwTensor(pair, 2, z.Channels, z.Height, z.Width)).Data;
         for (int i = 0; i < decoded.Length; i++) decoded[i] = Math.Clamp(decoded[i], 0f, 1f);
         int half = decoded.Length / 2;
-        timing?.Invoke("decode", Ms(ref t0));
+        timing?.Invoke("decode", StageClock.Lap(ref t0));
         return new TileDecodes(decoded[..half], decoded[half..], strength[0]);
-    }
-
-    static double Ms(ref long t0)
-    {
-        var now = Stopwatch.GetTimestamp();
-        var ms = Stopwatch.GetElapsedTime(t0, now).TotalMilliseconds;
-        t0 = now;
-        return ms;
     }
 
     public void Dispose()

@@ -25,3 +25,15 @@ public interface ICorrectionNetworks : IDisposable
 /// <summary>The decode of a tile's latent (<see cref="Source"/>) and of its balanced latent (<see cref="Target"/>),
 /// CHW [3, S, S] clamped to [0, 1], and the strength the balancer applied (its strength head's, else 1).</summary>
 public sealed record TileDecodes(float[] Source, float[] Target, double Strength);
+
+/// <summary>The stage timings the networks report: milliseconds since <c>t0</c>, which moves on to now.</summary>
+public static class StageClock
+{
+    public static double Lap(ref long t0)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0, now).TotalMilliseconds;
+        t0 = now;
+        return ms;
+    }
+}

@@ -44,12 +44,12 @@ public sealed class TorchNetworks : ICorrectionNetworks
         using var _ = no_grad();
         var t0 = Stopwatch.GetTimestamp();
         var z = Vae.Encode(tensor(tile, [1, 3, size, size]).to(TorchDevice));
-        timing?.Invoke("encode", Ms(ref t0));
+        timing?.Invoke("encode", StageClock.Lap(ref t0));
         var (balanced, s) = Balancer.BalanceWithStrength(z);
         double strength = s[0].item<float>();
-        timing?.Invoke("balance", Ms(ref t0));
+        timing?.Invoke("balance", StageClock.Lap(ref t0));
         var decodes = DecodeLatents(z, balanced);
-        timing?.Invoke("decode", Ms(ref t0));
+        timing?.Invoke("decode", StageClock.Lap(ref t0));
         return decodes with { Strength = strength };
     }
 
@@ -62,14 +62,6 @@ public sealed class TorchNetworks : ICorrectionNetworks
         var both = Vae.Decode(cat([z, target], 0)).ClampTo(0L, 1L).to(float32).cpu().contiguous().data<float>().ToArray();
         int half = both.Length / 2;
         return new TileDecodes(both[..half], both[half..], 1);
-    }
-
-    static double Ms(ref long t0)
-    {
-        var now = Stopwatch.GetTimestamp();
-        var ms = Stopwatch.GetElapsedTime(t0, now).TotalMilliseconds;
-        t0 = now;
-        return ms;
     }
 
     public void Dispose()
