@@ -98,12 +98,12 @@ public sealed class EngineService : IEngineService, IDisposable
             ["pid"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
             ["torch"] = TorchSharp.torch.__version__,
         };
-        if (_engine != null) details["pack"] = _engine.PackName;
+        if (_engine != null) { details["pack"] = _engine.PackName; details["runtime"] = _engine.Networks.Runtime; }
         if (_engineError != null) details["engine_error"] = _engineError.Message;
         return Task.FromResult(new EngineInfo
         {
             Version = Version,
-            Device = _engine is null ? "none" : $"{_engine.Networks.Runtime} {_engine.Networks.Device}",
+            Device = _engine?.Networks.Device ?? "none",
             ModelsLoaded = _engine is null ? [] : [_engine.Networks.VaeName, $"balancer ({_engine.PackName})"],
             Filters = _catalog.Filters.Select(f => f.Description.Id).ToArray(),
             Details = details,
