@@ -4,14 +4,20 @@
 //   balance        build the CLI and balance --input=PHOTO [--output=OUT] with the default pack
 //   benchmark      run the benchmark project (prints stage times and ratios)
 //   train          build the dataset cache and train the balancer (see docs/MODEL.md)
-//   publish        self-contained CLI in artifacts/cli
+//   publish        the CLI (linux-x64 natives only) in artifacts/cli: lean by default (ONNX Runtime, no libtorch, ~61 MB);
+//                  --with-torch adds libtorch (--runtime torch, train, eval); see docs/PACKAGING.md
+//   --onnx=cuda    (any target) ONNX Runtime with its CUDA provider (Microsoft.ML.OnnxRuntime.Gpu.Linux) for --device cuda
 var target = Argument("target", "test");
 var configuration = Argument("configuration", "Release");
 var torchBackend = Argument("torch", "cpu");   // cpu | cuda (TorchSharp-cuda-linux, on users' machines)
+var onnxBackend = Argument("onnx", "cpu");     // cpu | cuda (Microsoft.ML.OnnxRuntime.Gpu.Linux)
+var withTorch = HasArgument("with-torch") && Argument("with-torch", "true") != "false";
 var solution = "./LatentBalance.sln";
 var cliProject = "./engine/LatentBalance.Cli/LatentBalance.Cli.csproj";
 
-DotNetMSBuildSettings Props() => new DotNetMSBuildSettings().WithProperty("TorchBackend", torchBackend);
+DotNetMSBuildSettings Props() => new DotNetMSBuildSettings().WithProperty("TorchBackend", torchBackend).WithProperty("OnnxBackend", onnxBackend);
+// publish: libtorch only with --with-torch (the serving path runs on ONNX Runtime and loads none)
+DotNetMSBuildSettings PublishProps() => Props().WithProperty("LatentBalancePublishTorch", withTorch ? "true" : "false");
 
 Task("build").Does(() =>
 {
@@ -75,7 +81,8 @@ Task("train").IsDependentOn("build").Does(() =>
 
 Task("publish").Does(() =>
 {
-    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = "./artifacts/cli", MSBuildSettings = Props() });
+    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = "./artifacts/cli", MSBuildSettings = PublishProps() });
+    Information($"published {(withTorch ? "with libtorch" : "lean (no libtorch; --with-torch for the full one)")}: {MakeAbsolute(Directory("./artifacts/cli")).FullPath}");
 });
 
 // install-gimp: installs the GIMP 3 plug-in "Latent Color Balance" for the current user, as
@@ -124,7 +131,7 @@ Task("install-daemon").Does(() =>
     var dbusDir = System.IO.Path.Combine(Xdg("XDG_DATA_HOME", ".local/share"), "dbus-1", "services");
     var unitDir = System.IO.Path.Combine(Xdg("XDG_CONFIG_HOME", ".config"), "systemd", "user");
 
-    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = prefix, MSBuildSettings = Props() });
+    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = prefix, MSBuildSettings = PublishProps() });
     // a launcher script, so Exec= lines need no `dotnet` path
     var launcher = System.IO.Path.Combine(prefix, "latentbalance");
     if (!System.IO.File.Exists(launcher) || System.IO.File.ReadAllText(launcher).StartsWith("#!"))

@@ -96,9 +96,10 @@ public sealed class EngineService : IEngineService, IDisposable
             ["max_concurrent_jobs"] = _options.MaxConcurrentJobs.ToString(CultureInfo.InvariantCulture),
             ["job_timeout_s"] = _options.JobTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture),
             ["pid"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-            ["torch"] = TorchSharp.torch.__version__,
         };
         if (_engine != null) { details["pack"] = _engine.PackName; details["runtime"] = _engine.Networks.Runtime; }
+        // libtorch's version only where it is loaded anyway (a lean install has none; the onnx runtime never loads it)
+        if (_engine?.Networks.Runtime == EngineRuntime.Torch) details["torch"] = TorchVersion();
         if (_engineError != null) details["engine_error"] = _engineError.Message;
         return Task.FromResult(new EngineInfo
         {
@@ -109,6 +110,9 @@ public sealed class EngineService : IEngineService, IDisposable
             Details = details,
         });
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static string TorchVersion() => TorchSharp.torch.__version__;
 
     public Task<IReadOnlyList<FilterDescriptor>> ListFiltersAsync(CancellationToken cancellationToken = default)
     {
