@@ -143,6 +143,13 @@ public sealed class ModelPack
             throw new ModelFileException($"{Path.Combine(BalancerFolder, BalancerNet.ConfigFile)}: the balancer was trained on latents of the VAE '{config.Vae}', but {Path.Combine(Directory, ManifestFile)} uses '{VaeName}'");
     }
 
+    /// <summary>Refuses a balancer whose latent channels are not the VAE's (both runtimes check this once both are loaded).</summary>
+    public static void CheckLatentChannels(BalancerConfig balancer, string vaeName, int vaeLatentChannels)
+    {
+        if (balancer.LatentChannels != vaeLatentChannels)
+            throw new ModelFileException($"the balancer expects {balancer.LatentChannels} latent channels but the VAE '{vaeName}' gives {vaeLatentChannels}");
+    }
+
     /// <summary>A VAE file of the pack: a path relative to the pack, else a model-store id (fetched, pinned, hash-checked).</summary>
     public string ResolveFile(ModelStore store, string id, CancellationToken cancel)
     {

@@ -132,6 +132,14 @@ public class ModelPackTests
     }
 
     [Fact]
+    public void ABalancerOfOtherLatentChannelsThanTheVaesIsRefusedByBothRuntimesWithOneMessage()
+    {
+        var e = Assert.Throws<ModelFileException>(() => ModelPack.CheckLatentChannels(new LatentBalance.Engine.Balancer.BalancerConfig { LatentChannels = 16 }, "taef2", 32));
+        Assert.Equal("the balancer expects 16 latent channels but the VAE 'taef2' gives 32", e.Message);
+        ModelPack.CheckLatentChannels(new LatentBalance.Engine.Balancer.BalancerConfig { LatentChannels = 32 }, "taef2", 32);
+    }
+
+    [Fact]
     public void APackJsonFieldThatIsNotReadIsRefused()
     {
         // "preset" named a hard-coded tiny-autoencoder shape; the shape is now the VAE's config file
