@@ -39,9 +39,9 @@ public sealed class OnnxNetworks : ICorrectionNetworks
 
     static OnnxNetworks Checked(OnnxNetworks n, int latentChannels)
     {
-        if (n._balancer.Config.LatentChannels == latentChannels) return n;
-        n.Dispose();
-        throw new ModelFileException($"the balancer expects {n._balancer.Config.LatentChannels} latent channels but the VAE '{n.VaeName}' gives {latentChannels}");
+        try { ModelPack.CheckLatentChannels(n._balancer.Config, n.VaeName, latentChannels); }
+        catch { n.Dispose(); throw; }
+        return n;
     }
 
     public string Runtime => "onnx";

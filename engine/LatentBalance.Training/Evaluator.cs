@@ -214,8 +214,8 @@ public sealed class Evaluator(BalanceEngine engine, EvalOptions options)
         using (no_grad())
         {
             var z = torch.Vae.Encode(cat([dTile.ToTensor(torch.TorchDevice), Tile(clean, engine.TileOptions).ToTensor(torch.TorchDevice)], 0));
-            using var mlp = CorrectionEstimator.Fit(torch.DecodeLatents(z[..1], z[1..]), dTile.Mask, dTile.Size, options.Fit);
-            lut = LutBaker.Bake([mlp], options.LutSize);
+            var map = CorrectionEstimator.Fit(torch.DecodeLatents(z[..1], z[1..]), dTile.Mask, dTile.Size, options.Fit);
+            lut = LutBaker.Bake([map], options.LutSize);
         }
         return Apply(lut, distorted);
     }

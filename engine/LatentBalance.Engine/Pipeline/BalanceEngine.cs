@@ -2,7 +2,6 @@ using System.Diagnostics;
 using LatentBalance.Engine.Color;
 using LatentBalance.Engine.Imaging;
 using LatentBalance.Engine.Runtime;
-using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Pipeline;
 
@@ -63,7 +62,7 @@ public sealed class BalanceEngine : IDisposable
         IProgress<BalanceProgress>? progress, CancellationToken cancel, List<double>? strengths)
     {
         var x = tile.Chw;
-        var maps = new List<ColorMapMlp>();
+        var maps = new List<ColorMap>();
         try
         {
             for (int it = 0; it < options.Iterations; it++)
@@ -72,7 +71,7 @@ public sealed class BalanceEngine : IDisposable
                 progress?.Report(new BalanceProgress($"iteration {it + 1}/{options.Iterations}", 0.1 + 0.6 * it / options.Iterations));
                 var map = _estimator.Estimate(x, tile.Mask, tile.Size, options.Fit, (stage, ms) => Add(timings, stage, ms), s => strengths?.Add(s));
                 maps.Add(map);
-                if (it + 1 < options.Iterations) x = Apply(map, x);
+                if (it + 1 < options.Iterations) x = map.ApplyChw(x);
             }
             var sw = Stopwatch.StartNew();
             var lut = LutBaker.Bake([.. maps], options.LutSize, "LatentBalance correction");
@@ -81,17 +80,8 @@ public sealed class BalanceEngine : IDisposable
         }
         finally
         {
-            foreach (var m in maps) m.Dispose();
             NativeSetup.Trim();
         }
-    }
-
-    /// <summary>The next iteration's tile: the map applied to every pixel, clamped to [0, 1].</summary>
-    static float[] Apply(ColorMapMlp map, float[] chw)
-    {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        return map.forward(tensor(chw, [3, chw.Length / 3]).t()).ClampTo(0L, 1L).t().contiguous().data<float>().ToArray();
     }
 
     /// <summary>Steps 1-6a for a photo: its tile, the correction as a LUT (at full strength, damped for

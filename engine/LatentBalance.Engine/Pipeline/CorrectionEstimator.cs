@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Pipeline;
 
@@ -13,7 +12,7 @@ public sealed class CorrectionEstimator(ICorrectionNetworks networks)
     /// <param name="tile">CHW [3, S, S] in [0, 1].</param>
     /// <param name="mask">[S, S] row-major, true on the photo's pixels.</param>
     /// <param name="strength">Receives the strength the balancer applied (its strength head's, else 1).</param>
-    public ColorMapMlp Estimate(float[] tile, bool[] mask, int size, ColorMapFitOptions fit, Action<string, double>? timing = null, Action<double>? strength = null)
+    public ColorMap Estimate(float[] tile, bool[] mask, int size, ColorMapFitOptions fit, Action<string, double>? timing = null, Action<double>? strength = null)
     {
         var decodes = networks.Decode(tile, size, timing);
         strength?.Invoke(decodes.Strength);
@@ -21,12 +20,11 @@ public sealed class CorrectionEstimator(ICorrectionNetworks networks)
     }
 
     /// <summary>Step 5 alone: the colour map from <paramref name="decodes"/>' source to its target.</summary>
-    public static ColorMapMlp Fit(TileDecodes decodes, bool[] mask, int size, ColorMapFitOptions fit, Action<string, double>? timing = null)
+    public static ColorMap Fit(TileDecodes decodes, bool[] mask, int size, ColorMapFitOptions fit, Action<string, double>? timing = null)
     {
         var t0 = Stopwatch.GetTimestamp();
-        using var scope = NewDisposeScope();
-        var mlp = ColorMapFitter.Fit(tensor(decodes.Source, [3, size, size]), tensor(decodes.Target, [3, size, size]), tensor(mask, [size, size]), fit);
+        var map = ColorMapFitter.Fit(decodes.Source, decodes.Target, mask, fit);
         timing?.Invoke("fit", Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-        return mlp;
+        return map;
     }
 }

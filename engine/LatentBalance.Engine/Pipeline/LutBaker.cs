@@ -1,7 +1,4 @@
 using LatentBalance.Engine.Color;
-using LatentBalance.Engine.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace LatentBalance.Engine.Pipeline;
 
@@ -13,16 +10,16 @@ public static class LutBaker
 {
     public const int DefaultSize = 33;
 
-    /// <summary>A chain of colour maps (the fitted MLPs, one per iteration), each output clamped before the next.</summary>
-    public static Lut3D Bake(IReadOnlyList<nn.Module<Tensor, Tensor>> maps, int size = DefaultSize, string? title = null) =>
-        Bake(grid =>
+    /// <summary>A chain of colour maps (the fitted maps, one per iteration), each output clamped before the next.</summary>
+    public static Lut3D Bake(IReadOnlyList<ColorMap> maps, int size = DefaultSize, string? title = null) =>
+        Bake((r, g, b) =>
         {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var device = maps.Count > 0 ? maps[0].parameters().First().device : CPU;
-            var x = tensor(grid, [grid.Length / 3, 3]).to(device);
-            foreach (var m in maps) x = m.forward(x).ClampTo(0L, 1L);
-            return x.cpu().contiguous().data<float>().ToArray();
+            foreach (var m in maps)
+            {
+                var (r1, g1, b1) = m.Map(r, g, b);
+                (r, g, b) = (Math.Clamp(r1, 0f, 1f), Math.Clamp(g1, 0f, 1f), Math.Clamp(b1, 0f, 1f));
+            }
+            return (r, g, b);
         }, size, title);
 
     /// <summary>A map of one sRGB-encoded colour; it must be pure and thread-safe (the grid is sampled in parallel).</summary>

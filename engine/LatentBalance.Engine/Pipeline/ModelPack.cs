@@ -56,10 +56,7 @@ public sealed record ModelPackManifest : IModelConfig
         var c = Correction ?? throw new ModelFileException($"{source}: correction is null");
         var f = c.Fit ?? throw new ModelFileException($"{source}: correction.fit is null");
         Check(c.LutSize is >= 2 and <= 129, $"correction.lut_size must be 2..129, got {c.LutSize}");
-        Check(f.Hidden is >= 1 and <= 4096, $"correction.fit.hidden must be 1..4096, got {f.Hidden}");
-        Check(f.Steps is >= 1 and <= 100_000, $"correction.fit.steps must be 1..100000, got {f.Steps}");
-        Check(f.BatchSize >= 1, $"correction.fit.batch_size must be positive, got {f.BatchSize}");
-        Check(f.LearningRate > 0 && double.IsFinite(f.LearningRate), $"correction.fit.learning_rate must be positive, got {f.LearningRate}");
+        f.Validate(source);
     }
 }
 
@@ -144,6 +141,13 @@ public sealed class ModelPack
     {
         if (config.Vae != "custom" && !string.Equals(config.Vae, VaeName, StringComparison.OrdinalIgnoreCase))
             throw new ModelFileException($"{Path.Combine(BalancerFolder, BalancerNet.ConfigFile)}: the balancer was trained on latents of the VAE '{config.Vae}', but {Path.Combine(Directory, ManifestFile)} uses '{VaeName}'");
+    }
+
+    /// <summary>Refuses a balancer whose latent channels are not the VAE's (both runtimes check this once both are loaded).</summary>
+    public static void CheckLatentChannels(BalancerConfig balancer, string vaeName, int vaeLatentChannels)
+    {
+        if (balancer.LatentChannels != vaeLatentChannels)
+            throw new ModelFileException($"the balancer expects {balancer.LatentChannels} latent channels but the VAE '{vaeName}' gives {vaeLatentChannels}");
     }
 
     /// <summary>A VAE file of the pack: a path relative to the pack, else a model-store id (fetched, pinned, hash-checked).</summary>

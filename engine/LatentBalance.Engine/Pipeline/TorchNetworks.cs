@@ -14,8 +14,7 @@ public sealed class TorchNetworks : ICorrectionNetworks
 {
     public TorchNetworks(IVae vae, BalancerNet balancer, Device device)
     {
-        if (balancer.Config.LatentChannels != vae.LatentChannels)
-            throw new ModelFileException($"the balancer expects {balancer.Config.LatentChannels} latent channels but the VAE '{vae.Name}' gives {vae.LatentChannels}");
+        ModelPack.CheckLatentChannels(balancer.Config, vae.Name, vae.LatentChannels);
         (Vae, Balancer, TorchDevice) = (vae, balancer, device);
         Balancer.eval();
     }

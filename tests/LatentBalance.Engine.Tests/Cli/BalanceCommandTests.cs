@@ -49,6 +49,35 @@ public class BalanceCommandTests(ITestOutputHelper output)
         Assert.Contains("LatentBalance.Training", t.Stderr);
     }
 
+    /// <summary>Issue 16: the serving path runs on ONNX Runtime and the plain-C# colour-map fit, so a balance needs no
+    /// libtorch at all. The CLI is run from a copy of its folder (hard links) with every libtorch/TorchSharp native
+    /// library removed, and the dynamic loader's log of the run names none of them.</summary>
+    [Fact]
+    public void BalancingLoadsNoLibTorch()
+    {
+        var dir = TestPaths.TempDir("cli-lean");
+        var bin = Path.Combine(dir, "bin");
+        using (var cp = System.Diagnostics.Process.Start("cp", ["-al", Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory), bin])!) cp.WaitForExit();
+        var removed = Directory.GetFiles(Path.Combine(bin, "runtimes"), "*", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f) is var n && (n.Contains("torch", StringComparison.OrdinalIgnoreCase) || n.StartsWith("libc10"))).ToList();
+        foreach (var f in removed) File.Delete(f);
+        Assert.Contains(removed, f => Path.GetFileName(f) == "libtorch_cpu.so");
+        Assert.Contains(removed, f => Path.GetFileName(f) == "libLibTorchSharp.so");
+        var outPath = Path.Combine(dir, "out.jpg");
+        var log = Path.Combine(dir, "ld");
+        var env = new Dictionary<string, string>(TestPack.Environment) { ["LD_DEBUG"] = "files", ["LD_DEBUG_OUTPUT"] = log };
+        var r = CliRunner.Run(env, Path.Combine(bin, "latentbalance.dll"), ["balance", Photo("coffee"), "-o", outPath, "--in-process"]);
+        output.WriteLine(r.Stderr);
+        Assert.Equal(0, r.ExitCode);
+        Assert.True(File.Exists(outPath));
+        // the names of the libraries the loader was asked for (file=PATH [n]; ...)
+        var loaded = Directory.GetFiles(dir, "ld.*").SelectMany(File.ReadLines)
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"file=(\S+)")).Where(m => m.Success)
+            .Select(m => Path.GetFileName(m.Groups[1].Value)).Distinct().ToList();
+        Assert.Contains("libonnxruntime.so", loaded);   // the log is real: the networks' runtime is in it
+        Assert.DoesNotContain(loaded, n => n.Contains("torch", StringComparison.OrdinalIgnoreCase) || n.StartsWith("libc10"));
+    }
+
     [Fact]
     public void BadInputsGetOneLineErrorsNamingTheFileAndNoOutput()
     {

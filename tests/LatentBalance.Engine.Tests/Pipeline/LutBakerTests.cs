@@ -1,6 +1,5 @@
 using LatentBalance.Engine.Pipeline;
-using TorchSharp;
-using static TorchSharp.torch;
+using LatentBalance.Engine.Color;
 
 namespace LatentBalance.Engine.Tests.Pipeline;
 
@@ -20,21 +19,19 @@ public class LutBakerTests
     }
 
     [Fact]
-    public void A_module_chain_bakes_the_same_LUT_as_the_same_map_as_a_function()
+    public void A_map_chain_bakes_the_same_LUT_as_the_same_maps_as_a_function()
     {
-        using var scope = NewDisposeScope();
-        var m = nn.Linear(3, 3);
-        using (no_grad())
-        {
-            m.weight!.copy_(tensor(new float[] { 0.9f, 0.1f, 0f, 0f, 1.1f, 0f, 0.2f, 0f, 0.7f }, [3, 3]));
-            m.bias!.copy_(tensor(new float[] { 0.02f, -0.05f, 0.1f }));
-        }
-        var fromModules = LutBaker.Bake([m, m], 9);
+        // a fitted map of a strong cast (a 16-pixel ramp to a warmer copy), chained twice
+        var src = new float[3 * 16];
+        var dst = new float[3 * 16];
+        for (int p = 0; p < 16; p++)
+            for (int c = 0; c < 3; c++) { src[c * 16 + p] = (p + c) / 18f; dst[c * 16 + p] = Math.Clamp(src[c * 16 + p] * (1.2f - 0.2f * c), 0f, 1f); }
+        var m = ColorMapFitter.Fit(src, dst, default, new ColorMapFitOptions { Hidden = 8 });
+        var fromMaps = LutBaker.Bake([m, m], 9);
         static float Clamp(float v) => Math.Clamp(v, 0f, 1f);
-        static (float, float, float) Step(float r, float g, float b) =>
-            (Clamp(0.9f * r + 0.1f * g + 0.02f), Clamp(1.1f * g - 0.05f), Clamp(0.2f * r + 0.7f * b + 0.1f));
+        (float, float, float) Step(float r, float g, float b) { var (r1, g1, b1) = m.Map(r, g, b); return (Clamp(r1), Clamp(g1), Clamp(b1)); }
         var fromFunction = LutBaker.Bake((r, g, b) => { var (r1, g1, b1) = Step(r, g, b); return Step(r1, g1, b1); }, 9);
-        Assert.Equal(fromFunction.Data.Length, fromModules.Data.Length);
-        for (int i = 0; i < fromModules.Data.Length; i++) Assert.Equal(fromFunction.Data[i], fromModules.Data[i], 5);
+        Assert.Equal(fromFunction.Data, fromMaps.Data);
+        Assert.NotEqual(Lut3D.Identity(9).Data, fromMaps.Data);
     }
 }

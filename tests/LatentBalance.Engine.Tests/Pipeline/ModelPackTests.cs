@@ -90,10 +90,10 @@ public class ModelPackTests
         using var store = TestPack.Store();
         var input = Directory.GetFiles(Path.Combine(TestPaths.Photos, "debian-skimage-data"), "coffee*").First();
         var dir = TestPaths.TempDir("pack-correction-out");
-        var small = PackWith("lut17", "pack.json", j => j["correction"] = new JsonObject { ["lut_size"] = 17, ["fit"] = new JsonObject { ["steps"] = 20 } });
+        var small = PackWith("lut17", "pack.json", j => j["correction"] = new JsonObject { ["lut_size"] = 17, ["fit"] = new JsonObject { ["hidden"] = 8 } });
         using (var engine = EngineRuntime.Load(small, EngineRuntime.Torch, "cpu", store))
         {
-            Assert.Equal((17, 20), (engine.Correction.LutSize, engine.Correction.Fit.Steps));
+            Assert.Equal((17, 8), (engine.Correction.LutSize, engine.Correction.Fit.Hidden));
             engine.BalanceFile(input, Path.Combine(dir, "small.jpg"), lut: Path.Combine(dir, "small.cube"));
         }
         using (var engine = EngineRuntime.Load(TestPack.Directory, EngineRuntime.Torch, "cpu", store))
@@ -107,15 +107,20 @@ public class ModelPackTests
     public void CorrectionSettingsAreReadWithTheDefaultsForWhatIsLeftOut()
     {
         Assert.Equal(new CorrectionSettings(), ModelPack.Open(TestPack.Directory).Correction);   // the test pack says nothing
-        var pack = ModelPack.Open(PackWith("correction", "pack.json", j => j["correction"] = JsonNode.Parse("""{"lut_size": 17, "fit": {"steps": 40, "seed": 9}}""")));
+        var pack = ModelPack.Open(PackWith("correction", "pack.json", j => j["correction"] = JsonNode.Parse("""{"lut_size": 17, "fit": {"samples": 4000, "seed": 9}}""")));
         Assert.Equal(17, pack.Correction.LutSize);
-        Assert.Equal(new ColorMapFitOptions { Steps = 40, Seed = 9 }, pack.Correction.Fit);
+        Assert.Equal(new ColorMapFitOptions { Samples = 4000, Seed = 9 }, pack.Correction.Fit);
     }
 
     [Theory]
     [InlineData("""{"lut_size": 1}""", "correction.lut_size must be 2..129")]
-    [InlineData("""{"fit": {"steps": 0}}""", "correction.fit.steps")]
-    [InlineData("""{"fit": {"learning_rate": -1}}""", "correction.fit.learning_rate")]
+    [InlineData("""{"fit": {"hidden": 0}}""", "correction.fit.hidden")]
+    [InlineData("""{"fit": {"ridge": -1}}""", "correction.fit.ridge")]
+    [InlineData("""{"fit": {"scale": 0}}""", "correction.fit.scale")]
+    [InlineData("""{"fit": {"samples": 8}}""", "correction.fit.samples")]
+    // the Adam fit's settings are gone with it: an old pack.json that still names them is refused by name
+    [InlineData("""{"fit": {"steps": 100}}""", "'steps'")]
+    [InlineData("""{"fit": {"learning_rate": 0.01}}""", "'learning_rate'")]
     [InlineData("""{"fit": {"stpes": 10}}""", "'stpes'")]
     [InlineData("""{"lutSize": 17}""", "'lutSize'")]
     public void BadCorrectionSettingsAreRefusedNamingPackJson(string correction, string expected)
@@ -124,6 +129,14 @@ public class ModelPackTests
         var e = Assert.Throws<ModelFileException>(() => ModelPack.Open(pack));
         Assert.Contains(Path.Combine(pack, "pack.json"), e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ABalancerOfOtherLatentChannelsThanTheVaesIsRefusedByBothRuntimesWithOneMessage()
+    {
+        var e = Assert.Throws<ModelFileException>(() => ModelPack.CheckLatentChannels(new LatentBalance.Engine.Balancer.BalancerConfig { LatentChannels = 16 }, "taef2", 32));
+        Assert.Equal("the balancer expects 16 latent channels but the VAE 'taef2' gives 32", e.Message);
+        ModelPack.CheckLatentChannels(new LatentBalance.Engine.Balancer.BalancerConfig { LatentChannels = 32 }, "taef2", 32);
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public class HeldScalarsTests
     /// <see cref="Scalar"/>, no <c>ToScalar</c> outside <see cref="HeldScalars"/>, and no call to a
     /// TorchSharp member that makes one inside (found in TorchSharp's own code, so a TorchSharp
     /// update is checked too). The one exception: TorchSharp's optimisers' steps in training code,
-    /// which runs them on its own thread (the colour-map fit on the serving path uses HeldAdam).
+    /// which runs them on its own thread (the colour-map fit runs no libtorch since 2026-12-01).
     /// </summary>
     [Fact]
     public void NoEngineCodeMakesAScalarThatNothingHolds()

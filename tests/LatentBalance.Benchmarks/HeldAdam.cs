@@ -1,7 +1,9 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LatentBalance.Engine.Runtime;
+using LatentBalance.Engine.Runtime;
+
+namespace LatentBalance.Benchmarks;
 
 /// <summary>
 /// Adam (no weight decay, no AMSGrad) on <see cref="HeldScalars"/>: the same updates as
@@ -10,7 +12,7 @@ namespace LatentBalance.Engine.Runtime;
 /// Why: TorchSharp's <c>Adam.step</c> makes a Scalar for the call for every coefficient (and the
 /// hidden <c>alpha</c> = 1 of <c>add_(Scalar)</c>), so a collection on another thread can free one
 /// while libtorch reads it (see <see cref="HeldScalars"/>). The colour-map fit runs Adam on the
-/// serving path, once per correction, so it uses this instead.
+/// serving path until 2026-12-01 (it runs no libtorch now); Adam lives on with the reference fit (TorchFitReference).
 /// </para>
 /// </summary>
 public sealed class HeldAdam : IDisposable
