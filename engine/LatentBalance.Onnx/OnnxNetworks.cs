@@ -23,9 +23,13 @@ public sealed class OnnxNetworks : ICorrectionNetworks
     public static OnnxNetworks Load(ModelPack pack, ModelStore store, string device = "auto", int? threads = null, CancellationToken cancel = default)
     {
         var dev = OnnxDevice.Parse(device);
-        if (!dev.IsCuda || device.Trim().ToLowerInvariant() != "auto") return Load(pack, store, dev, threads, cancel);
+        if (!dev.IsCuda) return Load(pack, store, dev, threads, cancel);
         try { return Load(pack, store, dev, threads, cancel); }
-        catch (OnnxRuntimeException) { return Load(pack, store, OnnxDevice.Cpu, threads, cancel); }
+        catch (OnnxRuntimeException) when (device.Trim().ToLowerInvariant() == "auto") { return Load(pack, store, OnnxDevice.Cpu, threads, cancel); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidOperationException($"--device {device}: ONNX Runtime's CUDA provider did not start (it needs an NVIDIA GPU, CUDA 12 and cuDNN 9): {e.Message}", e);
+        }
     }
 
     static OnnxNetworks Load(ModelPack pack, ModelStore store, OnnxDevice dev, int? threads, CancellationToken cancel)
