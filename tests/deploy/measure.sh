@@ -20,8 +20,9 @@ unset LATENTBALANCE_PACK LATENTBALANCE_FILTER_PATH
 echo "== 1. publish size (linux-x64 natives only)"
 for kind in lean full; do
   torch=false; [ $kind = full ] && torch=true
+  # as build.cake's publish does it: linux-x64, framework-dependent, ReadyToRun
   flock /tmp/lb-build.lock dotnet publish "$ROOT/engine/LatentBalance.Cli/LatentBalance.Cli.csproj" -c Release -o "$W/$kind" \
-    -p:LatentBalancePublishTorch=$torch -p:UseAppHost=false >/dev/null
+    -r linux-x64 --self-contained false -p:PublishReadyToRun=true -p:LatentBalancePublishTorch=$torch -p:UseAppHost=false >/dev/null
   echo "$kind: $(du -sh "$W/$kind" | cut -f1)  ($(find "$W/$kind" -type f | wc -l) files)"
 done
 rm -rf "$W/full"
