@@ -95,7 +95,6 @@ public sealed class StdioTransportStressTests(ITestOutputHelper output) : IDispo
         var badLines = taps.SelectMany(t => t.Lines()).Where(l => !IsJsonRpcObject(l)).ToList();
         output.WriteLine($"{calls} calls, {failures.Count} failed; {taps.Sum(t => t.Lines().Count)} lines received, {badLines.Count} not well-formed; " +
             $"JobCompleted per client: {string.Join(",", completedSeen.Select(q => q.Count))}; JobProgress per client: {string.Join(",", progressSeen.Select(q => q.Count))}");
-        foreach (var l in taps[0].Lines().Take(12)) output.WriteLine("sample: " + l);
         foreach (var f in failures.Take(10)) output.WriteLine(f);
         foreach (var l in badLines.Take(5)) output.WriteLine("bad line on the wire: " + l);
 
