@@ -4,14 +4,20 @@
 //   balance        build the CLI and balance --input=PHOTO [--output=OUT] with the default pack
 //   benchmark      run the benchmark project (prints stage times and ratios)
 //   train          build the dataset cache and train the balancer (see docs/MODEL.md)
-//   publish        self-contained CLI in artifacts/cli
+//   publish        the CLI (linux-x64 natives only) in artifacts/cli: lean by default (ONNX Runtime, no libtorch, ~61 MB);
+//                  --with-torch adds libtorch (--runtime torch, train, eval); see docs/PACKAGING.md
+//   --onnx=cuda    (any target) ONNX Runtime with its CUDA provider (Microsoft.ML.OnnxRuntime.Gpu.Linux) for --device cuda
 var target = Argument("target", "test");
 var configuration = Argument("configuration", "Release");
 var torchBackend = Argument("torch", "cpu");   // cpu | cuda (TorchSharp-cuda-linux, on users' machines)
+var onnxBackend = Argument("onnx", "cpu");     // cpu | cuda (Microsoft.ML.OnnxRuntime.Gpu.Linux)
+var withTorch = HasArgument("with-torch") && Argument("with-torch", "true") != "false";
 var solution = "./LatentBalance.sln";
 var cliProject = "./engine/LatentBalance.Cli/LatentBalance.Cli.csproj";
 
-DotNetMSBuildSettings Props() => new DotNetMSBuildSettings().WithProperty("TorchBackend", torchBackend);
+DotNetMSBuildSettings Props() => new DotNetMSBuildSettings().WithProperty("TorchBackend", torchBackend).WithProperty("OnnxBackend", onnxBackend);
+// publish: libtorch only with --with-torch (the serving path runs on ONNX Runtime and loads none)
+DotNetMSBuildSettings PublishProps() => Props().WithProperty("LatentBalancePublishTorch", withTorch ? "true" : "false");
 
 Task("build").Does(() =>
 {
@@ -75,7 +81,8 @@ Task("train").IsDependentOn("build").Does(() =>
 
 Task("publish").Does(() =>
 {
-    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = "./artifacts/cli", MSBuildSettings = Props() });
+    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = "./artifacts/cli", MSBuildSettings = PublishProps() });
+    Information($"published {(withTorch ? "with libtorch" : "lean (no libtorch; --with-torch for the full one)")}: {MakeAbsolute(Directory("./artifacts/cli")).FullPath}");
 });
 
 // install-gimp: installs the GIMP 3 plug-in "Latent Color Balance" for the current user, as
@@ -111,41 +118,58 @@ Task("install-gimp").Does(() =>
     Information("Restart GIMP; the filter is Filters > Colors > Latent Color Balance… (needs `latentbalance daemon` or `dotnet cake --target=install-daemon`).");
 });
 
-// install-daemon   publish the CLI (with its filter plug-ins) to ~/.local/lib/latentbalance and install, for the
-//                  current user, the D-Bus activation file (~/.local/share/dbus-1/services) and the systemd user
-//                  unit (~/.config/systemd/user), so the first D-Bus call starts `latentbalance daemon`.
-//                  --prefix=DIR installs elsewhere; systemctl/dbus reload are attempted and their failure only reported.
+// install-daemon   publish the CLI (with its filter plug-ins; lean: ONNX Runtime, no libtorch, unless --with-torch) to
+//                  ~/.local/lib/latentbalance, write the launcher <prefix>/latentbalance (a sh script: the dotnet that
+//                  ran this task on <prefix>/latentbalance.dll), and install, for the current user, the D-Bus activation
+//                  file (~/.local/share/dbus-1/services) and the systemd user unit (~/.config/systemd/user); both start
+//                  `<prefix>/latentbalance daemon --idle-exit SECONDS`, so the first D-Bus call starts the daemon and it
+//                  exits when idle (the next call starts it again, in well under a second: it owns its bus name first).
+//                  --prefix=DIR        install there instead
+//                  --idle-exit=SECONDS the daemon's idle exit (default 600)
+//                  --model-mirror=DIR  default for LATENTBALANCE_MODEL_MIRROR in the launcher (default: $LATENTBALANCE_MODEL_MIRROR, else ../shared/models when present)
+//                  --with-torch        also publish libtorch (--runtime torch, train, eval)
+//                  systemctl --user daemon-reload is attempted and its failure only reported. Files are written to a temp
+//                  name and renamed. See docs/PACKAGING.md.
 Task("install-daemon").Does(() =>
 {
     var home = Environment.GetEnvironmentVariable("HOME") ?? throw new Exception("HOME is not set");
     string Xdg(string variable, string fallback) =>
         string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)) ? System.IO.Path.Combine(home, fallback) : Environment.GetEnvironmentVariable(variable);
-    var prefix = Argument("prefix", System.IO.Path.Combine(home, ".local", "lib", "latentbalance"));
+    var prefix = System.IO.Path.GetFullPath(Argument("prefix", System.IO.Path.Combine(home, ".local", "lib", "latentbalance")));
     var dbusDir = System.IO.Path.Combine(Xdg("XDG_DATA_HOME", ".local/share"), "dbus-1", "services");
     var unitDir = System.IO.Path.Combine(Xdg("XDG_CONFIG_HOME", ".config"), "systemd", "user");
+    var idleExit = Argument("idle-exit", 600.0);
+    if (!(idleExit > 0)) throw new Exception($"install-daemon: --idle-exit must be a positive number of seconds, not {idleExit}");
+    var idleText = idleExit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    var sharedModels = System.IO.Path.GetFullPath(System.IO.Path.Combine(MakeAbsolute(Directory(".")).FullPath, "..", "shared", "models"));
+    var mirror = Argument("model-mirror", Environment.GetEnvironmentVariable("LATENTBALANCE_MODEL_MIRROR") is { Length: > 0 } m ? m
+        : System.IO.Directory.Exists(sharedModels) ? sharedModels : "");
 
-    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = prefix, MSBuildSettings = Props() });
-    // a launcher script, so Exec= lines need no `dotnet` path
+    void WriteFile(string path, string text, bool executable)
+    {
+        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path));
+        var temp = path + ".tmp-" + System.Diagnostics.Process.GetCurrentProcess().Id;
+        System.IO.File.WriteAllText(temp, text, new System.Text.UTF8Encoding(false));
+        if (executable && !OperatingSystem.IsWindows()) System.IO.File.SetUnixFileMode(temp, (UnixFileMode)0b111_101_101);
+        System.IO.File.Move(temp, path, true);
+        Information($"installed {path}");
+    }
+    string ShQuote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    // no apphost: <prefix>/latentbalance is the launcher below, the name the activation file and unit run
+    DotNetPublish(cliProject, new DotNetPublishSettings { Configuration = configuration, OutputDirectory = prefix,
+        MSBuildSettings = PublishProps().WithProperty("UseAppHost", "false") });
+
+    var dotnetExe = Environment.ProcessPath is { } pp && System.IO.Path.GetFileNameWithoutExtension(pp) == "dotnet" ? pp : "dotnet";
     var launcher = System.IO.Path.Combine(prefix, "latentbalance");
-    if (!System.IO.File.Exists(launcher) || System.IO.File.ReadAllText(launcher).StartsWith("#!"))
-    {
-        System.IO.File.WriteAllText(launcher, "#!/bin/sh\nexec dotnet \"" + System.IO.Path.Combine(prefix, "latentbalance.dll") + "\" \"$@\"\n");
-        StartProcess("chmod", new ProcessSettings { Arguments = new ProcessArgumentBuilder().Append("755").AppendQuoted(launcher) });
-    }
+    WriteFile(launcher, "#!/bin/sh\n# latentbalance launcher written by `dotnet cake --target=install-daemon`\n"
+        + (mirror.Length > 0 ? ": \"${LATENTBALANCE_MODEL_MIRROR:=" + mirror.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("$", "\\$").Replace("`", "\\`") + "}\"\nexport LATENTBALANCE_MODEL_MIRROR\n" : "")
+        + "exec " + ShQuote(dotnetExe) + " " + ShQuote(System.IO.Path.Combine(prefix, "latentbalance.dll")) + " \"$@\"\n", executable: true);
 
-    void Install(string template, string targetDir, string name, string extra)
-    {
-        System.IO.Directory.CreateDirectory(targetDir);
-        var text = System.IO.File.ReadAllText(template).Replace("@BINDIR@", prefix) + extra;
-        var target = System.IO.Path.Combine(targetDir, name);
-        var temp = target + ".tmp";
-        System.IO.File.WriteAllText(temp, text);
-        System.IO.File.Move(temp, target, true);
-        Information($"installed {target}");
-    }
-    Install("./bridge/LatentBalance.Bridge/DBus/org.latentbalance.Engine1.service.in", dbusDir, "org.latentbalance.Engine1.service",
-        "SystemdService=latentbalance.service\n");
-    Install("./engine/LatentBalance.Daemon/systemd/latentbalance.service.in", unitDir, "latentbalance.service", "");
+    string Fill(string template) => System.IO.File.ReadAllText(template).Replace("@BINDIR@", prefix).Replace("@IDLE_EXIT@", idleText);
+    WriteFile(System.IO.Path.Combine(dbusDir, "org.latentbalance.Engine1.service"),
+        Fill("./bridge/LatentBalance.Bridge/DBus/org.latentbalance.Engine1.service.in") + "SystemdService=latentbalance.service\n", executable: false);
+    WriteFile(System.IO.Path.Combine(unitDir, "latentbalance.service"), Fill("./engine/LatentBalance.Daemon/systemd/latentbalance.service.in"), executable: false);
 
     int Try(string tool, string args)
     {
@@ -153,7 +177,7 @@ Task("install-daemon").Does(() =>
         catch (Exception e) { Warning($"{tool} {args}: {e.Message}"); return -1; }
     }
     if (Try("systemctl", "--user daemon-reload") != 0) Warning("systemctl --user daemon-reload failed (no user systemd?): D-Bus activation still starts the daemon directly");
-    Information($"done: the first call to org.latentbalance.Engine1 starts {launcher} daemon");
+    Information($"done: the first call to org.latentbalance.Engine1 starts {launcher} daemon --idle-exit {idleText} ({(withTorch ? "with libtorch" : "lean: no libtorch")})");
 });
 
 // install-darktable: the darktable Lua plugin for the current user (see docs/DARKTABLE.md).

@@ -7,7 +7,8 @@ using LatentBalance.Daemon.Filters;
 namespace LatentBalance.Daemon;
 
 /// <summary>
-/// <c>latentbalance daemon</c>: loads the model pack once, discovers the filters, serves the contract on the
+/// <c>latentbalance daemon</c>: discovers the filters, takes its bus name, loads the model pack once (in the background,
+/// calls that need it wait), serves the contract on the
 /// session bus (or JSON-RPC on stdio) until the bus goes away, input ends, it is stopped, or it was idle long enough.
 /// </summary>
 public static class DaemonRunner
@@ -19,10 +20,11 @@ public static class DaemonRunner
         log.Info("daemon_starting", ("pid", Environment.ProcessId), ("transport", options.Stdio ? "stdio" : "dbus"), ("version", EngineService.Version));
 
         EngineService service;
-        try { service = EngineService.Open(options, log, cancel); }
+        // the models load in the background: the bus name is owned within a fraction of a second (D-Bus activation
+        // waits for it), and calls that need the models wait for them
+        try { service = EngineService.OpenInBackground(options, log, cancel); }
         catch (OperationCanceledException) { return 0; }
-        var catalog = service.Filters;
-        using var idle = options.IdleExit is { } limit ? new IdleMonitor(limit, () => service.ActiveJobs > 0) : null;
+        using var idle = options.IdleExit is { } limit ? new IdleMonitor(limit, () => service.ActiveJobs > 0 || service.Loading) : null;
         if (idle != null) service.Activity = idle.Touch;
         var idleTask = idle?.Idle ?? Task.Delay(Timeout.Infinite, CancellationToken.None);
         var stopped = Task.Delay(Timeout.Infinite, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -32,7 +34,8 @@ public static class DaemonRunner
             if (options.Stdio)
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-                log.Info("daemon_ready", ("transport", "stdio"), ("filters", catalog.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
+                service.StartLoading();
+                log.Info("daemon_ready", ("transport", "stdio"), ("filters", service.Filters.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
                 var serving = StdioEngineHost.RunOnConsoleAsync(service, stop.Token);
                 var first = await Task.WhenAny(serving, idleTask, stopped).ConfigureAwait(false);
                 LogStop(log, first == serving ? "end of input" : first == idleTask ? "idle" : "stopped");
@@ -50,8 +53,9 @@ public static class DaemonRunner
                 }
                 using (host)
                 {
-                    log.Info("daemon_ready", ("transport", "dbus"), ("name", host.BusName), ("unique_name", host.UniqueName),
-                        ("filters", catalog.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
+                    service.StartLoading(); // the name is owned: now the models
+                    log.Info("daemon_ready", ("transport", "dbus"), ("name", host.BusName), ("unique_name", host.UniqueName), ("ms", clock.Elapsed.TotalMilliseconds));
+                    log.Info("filters_ready", ("filters", service.Filters.Select(f => f.Description.Id).ToArray()), ("ms", clock.Elapsed.TotalMilliseconds));
                     var first = await Task.WhenAny(host.Closed, idleTask, stopped).ConfigureAwait(false);
                     LogStop(log, first == host.Closed ? "bus closed" : first == idleTask ? "idle" : "stopped");
                 }

@@ -19,53 +19,95 @@ namespace LatentBalance.Daemon;
 /// </summary>
 public sealed class EngineService : IEngineService, IDisposable
 {
-    private readonly BalanceEngine? _engine;
-    private readonly Exception? _engineError;
-    private readonly FilterCatalog _catalog;
+    private readonly Task<EngineLoad> _load;
+    private readonly CancellationTokenSource _loadCancel;
+    private readonly Task<FilterCatalog> _catalogLoad;
+    /// <summary>The filters (built-in and plug-ins); waits while the plug-ins are still being discovered.</summary>
+    private FilterCatalog _catalog => _catalogLoad.GetAwaiter().GetResult();
     private readonly DaemonOptions _options;
     private readonly DaemonLog _log;
     private readonly JobRegistry _jobs;
     private readonly FilterJobRunner _runner;
 
-    /// <summary>Loads the model pack and the filters (built-in and plug-ins). A pack that does not load
-    /// leaves the service up without the engine: latent-balance jobs then fail with Unavailable and say why.</summary>
+    /// <summary>Loads the model pack and the filters (built-in and plug-ins), and returns once both are loaded.
+    /// A pack that does not load leaves the service up without the engine: latent-balance jobs then fail with
+    /// Unavailable and say why.</summary>
     public static EngineService Open(DaemonOptions options, DaemonLog log, CancellationToken cancel = default)
     {
+        var service = OpenInBackground(options, log, cancel);
+        service.StartLoading();
+        try { service._load.Wait(cancel); }
+        catch (OperationCanceledException) { service.Dispose(); throw; }
+        catch (AggregateException e) when (e.InnerException is OperationCanceledException o) { service.Dispose(); throw o; }
+        return service;
+    }
+
+    /// <summary>Loads the filters and returns at once; the model pack loads on its own thread from
+    /// <see cref="StartLoading"/> (the daemon calls it once it owns its bus name: D-Bus activation must not wait
+    /// seconds, nor share the two cores with the load while it starts). Calls that need the engine (GetInfo,
+    /// latent-balance jobs) start the load if it was not started and wait for it; other filters' jobs do not wait.</summary>
+    public static EngineService OpenInBackground(DaemonOptions options, DaemonLog log, CancellationToken cancel = default)
+    {
+        // plug-in discovery runs beside the bus connection (calls that need the filters wait for it)
+        var catalog = Task.Run(() => new FilterCatalog([new LatentBalanceFilter()]).LoadPlugins(FilterPluginFolders.Roots(options.FilterFolders), log));
+        var loadCancel = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var load = start.Task.ContinueWith(_ => LoadEngine(options, log, loadCancel.Token), loadCancel.Token,
+            TaskContinuationOptions.LongRunning, TaskScheduler.Default);
+        return new EngineService(load, loadCancel, catalog, options, log) { _ownsEngine = true, _startLoad = start };
+    }
+
+    private TaskCompletionSource? _startLoad;
+
+    /// <summary>Starts loading the model pack (<see cref="OpenInBackground"/>); does nothing the second time.</summary>
+    public void StartLoading() => _startLoad?.TrySetResult();
+
+    static EngineLoad LoadEngine(DaemonOptions options, DaemonLog log, CancellationToken cancel)
+    {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        BalanceEngine? engine = null;
-        Exception? engineError = null;
         try
         {
-            engine = EngineRuntime.Load(options.Pack, options.Runtime, options.Device, cancel: cancel);
+            var engine = EngineRuntime.Load(options.Pack, options.Runtime, options.Device, cancel: cancel);
             log.Info("models_loaded", ("pack", engine.PackName), ("vae", engine.Networks.VaeName), ("runtime", engine.Networks.Runtime), ("device", engine.Networks.Device), ("ms", clock.Elapsed.TotalMilliseconds));
+            return new EngineLoad(engine, null);
         }
         catch (OperationCanceledException) { throw; }
         catch (Exception e)
         {
-            engineError = e;
             log.Error("models_failed", ("error", e.Message), ("type", e.GetType().Name));
+            return new EngineLoad(null, e);
         }
-        var catalog = new FilterCatalog([new LatentBalanceFilter()]).LoadPlugins(FilterPluginFolders.Roots(options.FilterFolders), log);
-        return new EngineService(engine, engineError, catalog, options, log) { _ownsEngine = true };
     }
 
     private bool _ownsEngine;
 
-    /// <summary>The warm engine, or null when the pack did not load (<see cref="EngineError"/>).</summary>
-    public BalanceEngine? Engine => _engine;
-    public Exception? EngineError => _engineError;
+    /// <summary>The warm engine, or null when the pack did not load (<see cref="EngineError"/>); waits for a load in progress.</summary>
+    public BalanceEngine? Engine => Loaded().Engine;
+    public Exception? EngineError => Loaded().Error;
+    /// <summary>True while the models are still loading (<see cref="OpenInBackground"/>).</summary>
+    public bool Loading => !_load.IsCompleted;
+
+    private EngineLoad Loaded()
+    {
+        StartLoading();
+        try { return _load.GetAwaiter().GetResult(); }
+        catch (OperationCanceledException e) { return new EngineLoad(null, e); }
+    }
     public IReadOnlyList<IFilter> Filters => _catalog.Filters;
 
     /// <param name="engine">the warm engine, or null when loading failed (<paramref name="engineError"/>): latent-balance jobs then fail with Unavailable, other filters still work.</param>
     public EngineService(BalanceEngine? engine, Exception? engineError, FilterCatalog catalog, DaemonOptions options, DaemonLog log)
+        : this(Task.FromResult(new EngineLoad(engine, engineError)), new CancellationTokenSource(), Task.FromResult(catalog), options, log) { }
+
+    private EngineService(Task<EngineLoad> load, CancellationTokenSource loadCancel, Task<FilterCatalog> catalog, DaemonOptions options, DaemonLog log)
     {
-        _engine = engine;
-        _engineError = engineError;
-        _catalog = catalog;
+        _load = load;
+        _loadCancel = loadCancel;
+        _catalogLoad = catalog;
         _options = options;
         _log = log;
         _jobs = new JobRegistry(options.MaxConcurrentJobs);
-        _runner = new FilterJobRunner(f => new EngineFilterHost(engine, engineError, log, f.Description.Id), options.JobTimeout, log);
+        _runner = new FilterJobRunner(f => new EngineFilterHost(Loaded, log, f.Description.Id), options.JobTimeout, log);
         _jobs.JobProgress += (_, e) => { Touch(); JobProgress?.Invoke(this, e); };
         _jobs.JobCompleted += (_, e) =>
         {
@@ -87,28 +129,36 @@ public sealed class EngineService : IEngineService, IDisposable
     public static string Version { get; } =
         typeof(EngineService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public Task<EngineInfo> GetInfoAsync(CancellationToken cancellationToken = default)
+    public async Task<EngineInfo> GetInfoAsync(CancellationToken cancellationToken = default)
     {
         Touch();
+        // the models may still be loading (the daemon takes its bus name first): the reply says what is loaded
+        StartLoading();
+        try { await _load.WaitAsync(cancellationToken).ConfigureAwait(false); } catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { }
+        var (engine, engineError) = Loaded();
         var details = new Dictionary<string, string>
         {
             ["active_jobs"] = _jobs.ActiveCount.ToString(CultureInfo.InvariantCulture),
             ["max_concurrent_jobs"] = _options.MaxConcurrentJobs.ToString(CultureInfo.InvariantCulture),
             ["job_timeout_s"] = _options.JobTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture),
             ["pid"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-            ["torch"] = TorchSharp.torch.__version__,
         };
-        if (_engine != null) { details["pack"] = _engine.PackName; details["runtime"] = _engine.Networks.Runtime; }
-        if (_engineError != null) details["engine_error"] = _engineError.Message;
-        return Task.FromResult(new EngineInfo
+        if (engine != null) { details["pack"] = engine.PackName; details["runtime"] = engine.Networks.Runtime; }
+        // libtorch's version only where it is loaded anyway (a lean install has none; the onnx runtime never loads it)
+        if (engine?.Networks.Runtime == EngineRuntime.Torch) details["torch"] = TorchVersion();
+        if (engineError != null) details["engine_error"] = engineError.Message;
+        return new EngineInfo
         {
             Version = Version,
-            Device = _engine?.Networks.Device ?? "none",
-            ModelsLoaded = _engine is null ? [] : [_engine.Networks.VaeName, $"balancer ({_engine.PackName})"],
+            Device = engine?.Networks.Device ?? "none",
+            ModelsLoaded = engine is null ? [] : [engine.Networks.VaeName, $"balancer ({engine.PackName})"],
             Filters = _catalog.Filters.Select(f => f.Description.Id).ToArray(),
             Details = details,
-        });
+        };
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static string TorchVersion() => TorchSharp.torch.__version__;
 
     public Task<IReadOnlyList<FilterDescriptor>> ListFiltersAsync(CancellationToken cancellationToken = default)
     {
@@ -174,11 +224,21 @@ public sealed class EngineService : IEngineService, IDisposable
     public void Dispose()
     {
         _jobs.Dispose();
-        if (!_ownsEngine || _engine is null) return;
+        if (!_load.IsCompleted)
+        {
+            _loadCancel.Cancel();
+            StartLoading(); // a load never started ends at once, cancelled
+            try { _load.Wait(TimeSpan.FromSeconds(30)); } catch (AggregateException) { }
+        }
+        var engine = _load.IsCompletedSuccessfully ? _load.Result.Engine : null;
+        if (!_ownsEngine || engine is null) return;
         var drain = System.Diagnostics.Stopwatch.StartNew();
         while (ActiveJobs > 0 && drain.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(50);
-        if (ActiveJobs == 0) _engine.Dispose();
+        if (ActiveJobs == 0) engine.Dispose();
         else _log.Warn("jobs_not_stopped", ("count", ActiveJobs));
         _ownsEngine = false;
     }
 }
+
+/// <summary>The outcome of loading the model pack: the engine, or why there is none.</summary>
+public readonly record struct EngineLoad(BalanceEngine? Engine, Exception? Error);

@@ -22,21 +22,21 @@ public sealed class OnnxAutoencoderKL : IDisposable
 
     /// <summary>Loads a diffusers folder (or its <c>vae/</c> subfolder), as <see cref="AutoencoderKL.LoadDirectory"/> does.</summary>
     /// <exception cref="ModelFileException">a missing or unreadable file, an unknown config field, or weights that do not fit the config.</exception>
-    public static OnnxAutoencoderKL LoadDirectory(string dir, int? threads = null)
+    public static OnnxAutoencoderKL LoadDirectory(string dir, int? threads = null, OnnxDevice? device = null)
     {
         var (config, weights) = AutoencoderKL.DirectoryFiles(dir);
-        return Load(weights, Pretrained.ReadConfig<AutoencoderKLConfig>(config), threads);
+        return Load(weights, Pretrained.ReadConfig<AutoencoderKLConfig>(config), threads, device);
     }
 
     /// <summary>Builds both sessions from one diffusers safetensors file, strictly: every key used by one of the graphs.</summary>
-    public static OnnxAutoencoderKL Load(string weightsPath, AutoencoderKLConfig config, int? threads = null)
+    public static OnnxAutoencoderKL Load(string weightsPath, AutoencoderKLConfig config, int? threads = null, OnnxDevice? device = null)
     {
         config.Validate();
         var weights = StateDict.Read(weightsPath);
         var encoderGraph = AutoencoderKLEncoderGraph.Build(config, weights);
         var decoderGraph = AutoencoderKLDecoderGraph.Build(config, weights);
-        var encoder = new OnnxNetwork(encoderGraph, AutoencoderKLEncoderGraph.Input, AutoencoderKLEncoderGraph.Output, threads);
-        try { return new(config, encoder, new OnnxNetwork(decoderGraph, AutoencoderKLDecoderGraph.Input, AutoencoderKLDecoderGraph.Output, threads)); }
+        var encoder = new OnnxNetwork(encoderGraph, AutoencoderKLEncoderGraph.Input, AutoencoderKLEncoderGraph.Output, threads, device);
+        try { return new(config, encoder, new OnnxNetwork(decoderGraph, AutoencoderKLDecoderGraph.Input, AutoencoderKLDecoderGraph.Output, threads, device)); }
         catch { encoder.Dispose(); throw; }
     }
 

@@ -17,11 +17,11 @@ public sealed class OnnxBalancer : IDisposable
 
     /// <summary>Reads the folder strictly: an unknown config field, or weights that do not fit the config, are refused naming the file.</summary>
     /// <exception cref="ModelFileException">unreadable or unfitting config or weights.</exception>
-    public static OnnxBalancer Load(string folder, int? threads = null)
+    public static OnnxBalancer Load(string folder, int? threads = null, OnnxDevice? device = null)
     {
         var config = Pretrained.ReadConfig<BalancerConfig>(Path.Combine(folder, BalancerNet.ConfigFile));
         var graph = BalancerGraph.Build(config, StateDict.Read(Path.Combine(folder, BalancerNet.WeightsFile)));
-        return new(config, new OnnxNetwork(graph, BalancerGraph.Input, [BalancerGraph.Output, BalancerGraph.Strength], threads));
+        return new(config, new OnnxNetwork(graph, BalancerGraph.Input, [BalancerGraph.Output, BalancerGraph.Strength], threads, device));
     }
 
     /// <summary>What <see cref="BalancerNet.BalanceWithStrength"/> gives: the balanced latents z + s (mean - z) and the strength s

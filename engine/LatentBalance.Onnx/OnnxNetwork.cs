@@ -5,8 +5,9 @@ using Onnx;
 namespace LatentBalance.Onnx;
 
 /// <summary>
-/// One network in one ONNX Runtime session on the CPU, created once and reused (one NCHW input; NCHW outputs, or others through <see cref="RunAll"/>).
-/// Intra-op threads: <paramref name="threads"/>, else the cores this process may use. Not thread-safe: one inference at a time.
+/// One network in one ONNX Runtime session, created once and reused (one NCHW input; NCHW outputs, or others through <see cref="RunAll"/>).
+/// Intra-op threads: <paramref name="threads"/>, else the cores this process may use. Device: <see cref="OnnxDevice"/> (the CPU, or a
+/// CUDA device through ONNX Runtime's CUDA execution provider in a -p:OnnxBackend=cuda build). Not thread-safe: one inference at a time.
 /// </summary>
 public sealed class OnnxNetwork : IDisposable
 {
@@ -16,10 +17,13 @@ public sealed class OnnxNetwork : IDisposable
 
     public int Threads { get; }
 
-    internal OnnxNetwork(ModelProto model, string input, string output, int? threads = null) : this(model, input, [output], threads) { }
+    public OnnxDevice Device { get; }
 
-    internal OnnxNetwork(ModelProto model, string input, string[] outputs, int? threads = null)
+    internal OnnxNetwork(ModelProto model, string input, string output, int? threads = null, OnnxDevice? device = null) : this(model, input, [output], threads, device) { }
+
+    internal OnnxNetwork(ModelProto model, string input, string[] outputs, int? threads = null, OnnxDevice? device = null)
     {
+        Device = device ?? OnnxDevice.Cpu;
         Threads = threads ?? Environment.ProcessorCount;
         using var options = new SessionOptions
         {
@@ -28,6 +32,8 @@ public sealed class OnnxNetwork : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        // the CPU provider stays as the fallback for any node the CUDA provider does not take
+        if (Device.IsCuda) options.AppendExecutionProvider_CUDA(Device.Index);
         _session = new InferenceSession(model.ToByteArray(), options);
         (_input, _output) = ([input], outputs);
     }

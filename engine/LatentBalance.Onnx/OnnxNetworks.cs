@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LatentBalance.Engine.ModelFiles;
 using LatentBalance.Engine.Pipeline;
 using LatentBalance.Engine.Vae;
+using Microsoft.ML.OnnxRuntime;
 
 namespace LatentBalance.Onnx;
 
@@ -17,22 +18,34 @@ public sealed class OnnxNetworks : ICorrectionNetworks
         (VaeName, _vae, _encode, _decode, _balancer, Device) = (vaeName, vae, encode, decode, balancer, device);
 
     /// <param name="threads">Intra-op threads per session; null: the cores this process may use.</param>
+    /// <param name="device">"auto", "cpu", "cuda" or "cuda:N" (<see cref="OnnxDevice.Parse"/>): CUDA needs a -p:OnnxBackend=cuda
+    /// build; "auto" takes CUDA there and falls back to the CPU when a CUDA session cannot start (no GPU, no CUDA libraries).</param>
     public static OnnxNetworks Load(ModelPack pack, ModelStore store, string device = "auto", int? threads = null, CancellationToken cancel = default)
     {
-        if (device is not ("auto" or "cpu"))
-            throw new ArgumentException($"--device {device} with the onnx runtime needs a build with -p:OnnxBackend=cuda; this build runs ONNX Runtime on the CPU (or use --runtime torch)");
-        var balancer = OnnxBalancer.Load(pack.BalancerFolder, threads);
+        var dev = OnnxDevice.Parse(device);
+        if (!dev.IsCuda) return Load(pack, store, dev, threads, cancel);
+        try { return Load(pack, store, dev, threads, cancel); }
+        catch (OnnxRuntimeException) when (device.Trim().ToLowerInvariant() == "auto") { return Load(pack, store, OnnxDevice.Cpu, threads, cancel); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidOperationException($"--device {device}: ONNX Runtime's CUDA provider did not start (it needs an NVIDIA GPU, CUDA 12 and cuDNN 9): {e.Message}", e);
+        }
+    }
+
+    static OnnxNetworks Load(ModelPack pack, ModelStore store, OnnxDevice dev, int? threads, CancellationToken cancel)
+    {
+        var balancer = OnnxBalancer.Load(pack.BalancerFolder, threads, dev);
         try
         {
             pack.CheckBalancer(balancer.Config);
             if (pack.TinyConfig is { } tiny)
             {
                 var v = pack.Manifest.Vae;
-                var vae = OnnxTinyAutoencoder.Load(tiny, pack.ResolveFile(store, v.Encoder!, cancel), pack.ResolveFile(store, v.Decoder!, cancel), threads);
-                return Checked(new OnnxNetworks(tiny.Name, vae, vae.Encode, vae.Decode, balancer, "cpu"), tiny.LatentChannels);
+                var vae = OnnxTinyAutoencoder.Load(tiny, pack.ResolveFile(store, v.Encoder!, cancel), pack.ResolveFile(store, v.Decoder!, cancel), threads, dev);
+                return Checked(new OnnxNetworks(tiny.Name, vae, vae.Encode, vae.Decode, balancer, dev.ToString()), tiny.LatentChannels);
             }
-            var kl = OnnxAutoencoderKL.LoadDirectory(Path.Combine(pack.Directory, pack.Manifest.Vae.Directory ?? "vae"), threads);
-            return Checked(new OnnxNetworks(kl.Config.Name, kl, kl.Encode, kl.Decode, balancer, "cpu"), kl.LatentChannels);
+            var kl = OnnxAutoencoderKL.LoadDirectory(Path.Combine(pack.Directory, pack.Manifest.Vae.Directory ?? "vae"), threads, dev);
+            return Checked(new OnnxNetworks(kl.Config.Name, kl, kl.Encode, kl.Decode, balancer, dev.ToString()), kl.LatentChannels);
         }
         catch { balancer.Dispose(); throw; }
     }

@@ -19,16 +19,16 @@ public sealed class OnnxTinyAutoencoder : IDisposable
 
     /// <summary>Reads the config file and builds both sessions from the weight files (.pth or .safetensors), strictly.</summary>
     /// <exception cref="ModelFileException">unreadable file, unknown config field, or weights that do not fit the config.</exception>
-    public static OnnxTinyAutoencoder Load(string configPath, string encoderPath, string decoderPath, int? threads = null) =>
-        Load(Pretrained.ReadConfig<TinyAutoencoderConfig>(configPath), encoderPath, decoderPath, threads);
+    public static OnnxTinyAutoencoder Load(string configPath, string encoderPath, string decoderPath, int? threads = null, OnnxDevice? device = null) =>
+        Load(Pretrained.ReadConfig<TinyAutoencoderConfig>(configPath), encoderPath, decoderPath, threads, device);
 
-    public static OnnxTinyAutoencoder Load(TinyAutoencoderConfig config, string encoderPath, string decoderPath, int? threads = null)
+    public static OnnxTinyAutoencoder Load(TinyAutoencoderConfig config, string encoderPath, string decoderPath, int? threads = null, OnnxDevice? device = null)
     {
         config.Validate();
         var encoderGraph = TinyEncoderGraph.Build(config, StateDict.Read(encoderPath));
         var decoderGraph = TinyDecoderGraph.Build(config, StateDict.Read(decoderPath));
-        var encoder = new OnnxNetwork(encoderGraph, TinyEncoderGraph.Input, TinyEncoderGraph.Output, threads);
-        try { return new(config, encoder, new OnnxNetwork(decoderGraph, TinyDecoderGraph.Input, TinyDecoderGraph.Output, threads)); }
+        var encoder = new OnnxNetwork(encoderGraph, TinyEncoderGraph.Input, TinyEncoderGraph.Output, threads, device);
+        try { return new(config, encoder, new OnnxNetwork(decoderGraph, TinyDecoderGraph.Input, TinyDecoderGraph.Output, threads, device)); }
         catch { encoder.Dispose(); throw; }
     }
 

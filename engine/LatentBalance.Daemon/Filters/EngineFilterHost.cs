@@ -10,19 +10,25 @@ namespace LatentBalance.Daemon.Filters;
 /// <summary>What filters get from the engine service: measuring, the full-resolution LUT path, the warm engine, the log.</summary>
 public sealed class EngineFilterHost : IFilterHost
 {
-    private readonly BalanceEngine? _engine;
-    private readonly Exception? _engineError;
+    private readonly Func<EngineLoad> _loaded;
     private readonly DaemonLog _log;
     private readonly string _filterId;
 
     /// <param name="engine">the warm engine, or null when it could not be loaded (<paramref name="engineError"/> says why).</param>
     public EngineFilterHost(BalanceEngine? engine, Exception? engineError, DaemonLog log, string filterId)
+        : this(() => new EngineLoad(engine, engineError), log, filterId) { }
+
+    /// <param name="loaded">the engine once loaded (the daemon loads it in the background after taking its bus
+    /// name: asking for it waits for the load); called only when a filter needs the engine.</param>
+    public EngineFilterHost(Func<EngineLoad> loaded, DaemonLog log, string filterId)
     {
-        _engine = engine;
-        _engineError = engineError;
+        _loaded = loaded;
         _log = log;
         _filterId = filterId;
     }
+
+    private BalanceEngine? _engine => _loaded().Engine;
+    private Exception? _engineError => _loaded().Error;
 
     public Task<ImageMeasurement> MeasureAsync(string path, CancellationToken cancellationToken = default)
     {

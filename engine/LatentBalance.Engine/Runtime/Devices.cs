@@ -5,7 +5,16 @@ namespace LatentBalance.Engine.Runtime;
 /// <summary>Picks the torch device at run time: "auto" takes CUDA when libtorch sees a GPU.</summary>
 public static class Devices
 {
+    /// <exception cref="LibTorchMissingException">a lean install (no libtorch): one clear line, not a DllNotFoundException.</exception>
     public static torch.Device Resolve(string? name)
+    {
+        NativeSetup.RequireLibTorch();
+        return ResolveLoaded(name);
+    }
+
+    // separate, so that nothing of torch is touched (or JIT-initialised) before the check above
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static torch.Device ResolveLoaded(string? name)
     {
         NativeSetup.EnsureInitialized();
         switch ((name ?? "auto").Trim().ToLowerInvariant())

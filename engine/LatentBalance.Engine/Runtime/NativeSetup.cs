@@ -39,6 +39,37 @@ public static class NativeSetup
         try { malloc_trim(0); } catch (Exception) { }
     }
 
+    static int _libTorchChecked;
+
+    /// <summary>
+    /// Called where libtorch is first needed (<see cref="Devices.Resolve"/>: <c>--runtime torch</c>, train, eval).
+    /// A lean install (build.cake's publish/install-daemon without --with-torch) ships no libtorch; this turns
+    /// the DllNotFoundException TorchSharp would throw deep in a type initializer into one line that says so.
+    /// </summary>
+    /// <exception cref="LibTorchMissingException">the TorchSharp native library is not beside the program.</exception>
+    public static void RequireLibTorch()
+    {
+        if (Volatile.Read(ref _libTorchChecked) == 1) return;
+        if (!LibTorchPresent(AppContext.BaseDirectory)) throw new LibTorchMissingException(AppContext.BaseDirectory);
+        Volatile.Write(ref _libTorchChecked, 1);
+    }
+
+    /// <summary>True when <paramref name="programDir"/> holds TorchSharp's native library and libtorch (the build
+    /// output and the full publish keep them under runtimes/&lt;rid&gt;/native/, a RID-specific publish beside the program).</summary>
+    public static bool LibTorchPresent(string programDir)
+    {
+        string lib = OperatingSystem.IsWindows() ? "LibTorchSharp.dll" : OperatingSystem.IsMacOS() ? "libLibTorchSharp.dylib" : "libLibTorchSharp.so";
+        string torch = OperatingSystem.IsWindows() ? "torch.dll" : OperatingSystem.IsMacOS() ? "libtorch.dylib" : "libtorch.so";
+        if (File.Exists(Path.Combine(programDir, lib)) && File.Exists(Path.Combine(programDir, torch))) return true;
+        var runtimes = Path.Combine(programDir, "runtimes");
+        if (Directory.Exists(runtimes))
+            foreach (var native in Directory.EnumerateDirectories(runtimes).Select(d => Path.Combine(d, "native")))
+                if (File.Exists(Path.Combine(native, lib)) && File.Exists(Path.Combine(native, torch))) return true;
+        // libtorch somewhere the loader finds it on its own (LD_LIBRARY_PATH, a system install)
+        if (NativeLibrary.TryLoad(lib, out var handle)) { NativeLibrary.Free(handle); return true; }
+        return false;
+    }
+
     public static void EnsureInitialized()
     {
         if (Interlocked.Exchange(ref _done, 1) == 1) return;
@@ -49,4 +80,12 @@ public static class NativeSetup
         }
         catch (Exception) { MallocTuned = false; } // not glibc (musl): nothing to tune
     }
+}
+
+/// <summary>libtorch is not installed beside the program (a lean, ONNX Runtime-only install).</summary>
+public sealed class LibTorchMissingException(string programDir) : InvalidOperationException(
+    $"libtorch is not installed in {programDir.TrimEnd('/', '\\')} (a lean install: ONNX Runtime only). --runtime torch, train and eval need it: "
+    + "install the full one with `dotnet cake --target=install-daemon --with-torch` (or `--target=publish --with-torch`)")
+{
+    public string ProgramDirectory { get; } = programDir;
 }
