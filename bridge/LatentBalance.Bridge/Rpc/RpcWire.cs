@@ -33,11 +33,9 @@ public static class RpcWire
     {
         var formatter = new SystemTextJsonFormatter();
         formatter.JsonSerializerOptions = CreateJsonOptions();
-        var handler = new NewLineDelimitedMessageHandler(sendTo, receiveFrom, formatter)
-        {
-            NewLine = NewLineDelimitedMessageHandler.NewLineStyle.Lf,
-        };
-        return new JsonRpc(handler);
+        // Not StreamJsonRpc's NewLineDelimitedMessageHandler: it hands the pipe's buffer back to the shared pool before
+        // the result is decoded (see OwnedLineMessageHandler).
+        return new JsonRpc(new OwnedLineMessageHandler(sendTo, receiveFrom, formatter));
     }
 }
 

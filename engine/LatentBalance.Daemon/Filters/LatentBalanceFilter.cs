@@ -32,11 +32,22 @@ public sealed class LatentBalanceFilter : IFilter
         var options = Options(job, engine);
         job.Report("reading", 0);
         var source = PhotoReader.Open(job.InputPath);
-        var c = engine.Correct(source, options, new ForwardProgress(job), job.Cancellation);
-        var write = System.Diagnostics.Stopwatch.StartNew();
-        host.GetRequiredService<EngineFilterHost>().WriteCorrection(job, source, c.Lut, options.Strength, "LatentBalance correction",
-            new PhotoWriterOptions { JpegQuality = options.JpegQuality, WebpQuality = options.JpegQuality },
-            $"iterations: {options.Iterations}, strength: {options.Strength.ToString(CultureInfo.InvariantCulture)}");
+        // the full-resolution decode overlaps the tile's networks and fit (LATENTBALANCE_OVERLAP=0 turns it off, to measure it)
+        if (job.OutputPath != null && Environment.GetEnvironmentVariable("LATENTBALANCE_OVERLAP") != "0") source.StartDecoding();
+        Correction c;
+        var write = new System.Diagnostics.Stopwatch();
+        try
+        {
+            c = engine.Correct(source, options, new ForwardProgress(job), job.Cancellation);
+            write.Start();
+            host.GetRequiredService<EngineFilterHost>().WriteCorrection(job, source, c.Lut, options.Strength, "LatentBalance correction",
+                new PhotoWriterOptions { JpegQuality = options.JpegQuality, WebpQuality = options.JpegQuality },
+                $"iterations: {options.Iterations}, strength: {options.Strength.ToString(CultureInfo.InvariantCulture)}");
+        }
+        finally
+        {
+            source.ReleaseDecoded();
+        }
         var d = job.Details;
         d[JobDetails.TileDeltaE] = c.TileDeltaE.ToString("R", CultureInfo.InvariantCulture);
         d[JobDetails.BalancerStrengths] = string.Join(',', c.BalancerStrengths.Select(s => s.ToString("R", CultureInfo.InvariantCulture)));

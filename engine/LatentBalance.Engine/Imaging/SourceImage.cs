@@ -118,8 +118,54 @@ public sealed class SourceImage
         }
     }
 
-    /// <summary>The decoded photo, upright, still in its stored colour encoding. Caller disposes.</summary>
+    /// <summary>Largest photo <see cref="StartDecoding"/> keeps in memory (decoded bytes); a larger one is streamed from the file.</summary>
+    public const long MaxDecodedBytes = 1L << 30;
+
+    Task<Image?>? _decoding;
+
+    /// <summary>
+    /// Starts decoding the whole photo (upright, stored encoding) into memory on another thread, so that the decode
+    /// overlaps the work that comes before the write (the tile's networks and fit); <see cref="OpenUpright"/> then
+    /// reads the pixels from memory. A photo larger than <see cref="MaxDecodedBytes"/> is left to stream from the file,
+    /// and a decode that fails is left to fail again, with its usual error, where the file is read.
+    /// Call <see cref="ReleaseDecoded"/> when done with the photo.
+    /// </summary>
+    public void StartDecoding()
+    {
+        int bytesPerSample = FileFormat == Enums.BandFormat.Uchar ? 1 : FileFormat == Enums.BandFormat.Ushort ? 2 : 4;
+        long bytes = (long)StoredWidth * StoredHeight * (WorkingBands + 1) * bytesPerSample;
+        if (_decoding != null || bytes > MaxDecodedBytes) return;
+        _decoding = Task.Run(() =>
+        {
+            try
+            {
+                using var upright = OpenUprightFromFile(sequential: true);
+                return upright.CopyMemory();
+            }
+            catch (Exception e) when (e is VipsException or IOException) { return null; }
+        });
+    }
+
+    /// <summary>True once <see cref="StartDecoding"/> holds the whole photo in memory (waits for a decode still running).</summary>
+    public bool IsDecodedInMemory => _decoding is { } d && d.Result is not null;
+
+    /// <summary>Frees the photo <see cref="StartDecoding"/> held in memory (waiting for a decode still running).</summary>
+    public void ReleaseDecoded()
+    {
+        var decoding = Interlocked.Exchange(ref _decoding, null);
+        try { decoding?.Result?.Dispose(); }
+        catch (AggregateException) { }
+    }
+
+    /// <summary>The decoded photo, upright, still in its stored colour encoding: from memory when
+    /// <see cref="StartDecoding"/> holds it, else from the file. Caller disposes.</summary>
     internal Image OpenUpright(bool sequential)
+    {
+        if (_decoding is { } decoding && decoding.Result is { } decoded) return decoded.Copy();
+        return OpenUprightFromFile(sequential);
+    }
+
+    Image OpenUprightFromFile(bool sequential)
     {
         bool seq = sequential && Orientation is 1 or 2;
         using var loaded = Image.NewFromFile(FilePath, memory: seq ? null : true,

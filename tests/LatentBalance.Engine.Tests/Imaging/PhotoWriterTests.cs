@@ -437,4 +437,54 @@ public class PhotoWriterTests
         using var ib = TestImages.Load(b);
         Assert.Equal(0, TestImages.MaxAbsDiff(ia, ib));
     }
+
+    /// <summary>Issue 16's overlap: a photo decoded into memory ahead (while the networks run) is written with the
+    /// same bytes as one read from the file at write time, rotated or not, in either mode; a truncated one still fails
+    /// with the input's one-line error and leaves nothing behind.</summary>
+    [Theory]
+    [InlineData(WriterMode.Streamed)]
+    [InlineData(WriterMode.InMemory)]
+    public void A_photo_decoded_ahead_is_written_as_one_read_at_write_time(WriterMode mode)
+    {
+        var dir = TestPaths.TempDir("imaging-ahead");
+        var upright = Path.Combine(dir, "in.jpg");
+        var rotated = Path.Combine(dir, "rot.jpg");
+        using (var im = TestImages.PhotoLike(640, 480))
+        {
+            im.Jpegsave(upright, q: 90);
+            using var tagged = im.Mutate(m => m.Set(GValue.GIntType, "orientation", 6));
+            tagged.Jpegsave(rotated, q: 90);
+        }
+        var writer = new PhotoWriter(new PhotoWriterOptions { Mode = mode });
+        Assert.Equal(6, PhotoReader.Open(rotated).Orientation);
+        foreach (var input in new[] { upright, rotated })
+        {
+            var plain = Path.Combine(dir, "plain.png");
+            var ahead = Path.Combine(dir, "ahead.png");
+            writer.Write(PhotoReader.Open(input), new InvertRgb(), plain);
+            // decoded from a copy that is gone by write time: the pixels can only come from memory
+            var copy = Path.Combine(dir, "copy" + Path.GetExtension(input));
+            File.Copy(input, copy, overwrite: true);
+            var src = PhotoReader.Open(copy);
+            src.StartDecoding();
+            Assert.True(src.IsDecodedInMemory);
+            File.Delete(copy);
+            try { writer.Write(src, new InvertRgb(), ahead); }
+            finally { src.ReleaseDecoded(); }
+            Assert.False(src.IsDecodedInMemory);
+            Assert.Equal(File.ReadAllBytes(plain), File.ReadAllBytes(ahead));
+        }
+
+        var bytes = File.ReadAllBytes(upright);
+        var cut = Path.Combine(dir, "cut.jpg");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length * 6 / 10)]);
+        var output = Path.Combine(dir, "out.jpg");
+        var truncated = PhotoReader.Open(cut);
+        truncated.StartDecoding();
+        Assert.False(truncated.IsDecodedInMemory);   // left to fail where the file is read, with its usual error
+        var e = Assert.Throws<ImageInputException>(() => OutputFiles.Write(output, p => writer.Write(truncated, new InvertRgb(), p)));
+        truncated.ReleaseDecoded();
+        Assert.Contains("cut.jpg", e.Message);
+        Assert.False(File.Exists(output));
+    }
 }
