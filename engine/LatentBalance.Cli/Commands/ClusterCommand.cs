@@ -168,6 +168,7 @@ static class ClusterCommand
     static async Task<int> Follow(IBatchGrain batch, string id, bool json, CancellationToken ct)
     {
         string? last = null;
+        var quiet = System.Diagnostics.Stopwatch.StartNew();
         var lostSince = (DateTime?)null;
         while (true)
         {
@@ -183,9 +184,10 @@ static class ClusterCommand
                 continue;
             }
             if (s.Phase == BatchPhase.Unknown) return Unknown(id);
-            var line = Line(s);
-            if (line != last) Console.Error.WriteLine(line);
-            last = line;
+            // a line when the counts change, else one every 10 s
+            var key = $"{s.Phase} {s.Done} {s.Failed} {s.InFlight}";
+            if (key != last || quiet.Elapsed > TimeSpan.FromSeconds(10)) { Console.Error.WriteLine(Line(s)); quiet.Restart(); }
+            last = key;
             if (s.Ended) return Report(s, json);
             try { await Task.Delay(1000, ct); } catch (OperationCanceledException) { return Detached(id); }
         }
