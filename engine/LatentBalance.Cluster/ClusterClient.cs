@@ -13,6 +13,9 @@ public sealed class ClusterClient : IAsyncDisposable
 
     ClusterClient(IHost host) => _host = host;
 
+    /// <summary>How long a client waits for a silo's gateway before it says there is none.</summary>
+    public static TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
 
     public IBatchGrain Batch(string id) => Client.GetGrain<IBatchGrain>(id);
@@ -31,11 +34,21 @@ public sealed class ClusterClient : IAsyncDisposable
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(60));
         });
         var host = builder.Build();
-        try { await host.StartAsync(ct); }
-        catch (Exception e) when (e is not OperationCanceledException)
+        // with no silo registered the Orleans client keeps waiting for a gateway: give up after ConnectTimeout
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(ConnectTimeout);
+        var start = host.StartAsync(limit.Token);
+        try
         {
-            host.Dispose();
-            throw new ClusterUnreachableException($"no silo reachable ({c.Describe}): {e.Message}", e);
+            if (await Task.WhenAny(start, Task.Delay(ConnectTimeout + TimeSpan.FromSeconds(2), ct)) != start)
+                throw new TimeoutException($"no gateway answered within {ConnectTimeout.TotalSeconds:F0} s");
+            await start;
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            _ = start.ContinueWith(_ => host.Dispose(), TaskScheduler.Default);
+            var why = e is OperationCanceledException ? $"no gateway answered within {ConnectTimeout.TotalSeconds:F0} s" : e.Message;
+            throw new ClusterUnreachableException($"no silo reachable ({c.Describe}): {why}; is a `latentbalance cluster silo` running with the same --redis and --cluster-id?", e);
         }
         return new ClusterClient(host);
     }

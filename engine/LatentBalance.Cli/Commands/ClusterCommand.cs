@@ -139,9 +139,12 @@ static class ClusterCommand
         cmd.SetAction(async (pr, ct) => await WithClient(pr, redis, clusterId, gateway, ct, async client =>
         {
             string batchId = pr.GetValue(id)!;
-            var s = await client.Batch(batchId).Cancel();
-            if (s.Phase == BatchPhase.Unknown) return Unknown(batchId);
-            Console.Error.WriteLine(s.Phase == BatchPhase.Cancelled ? $"latentbalance: batch {batchId} cancelled ({s.Done} done, {s.Failed} failed, {s.Remaining} not done)" : $"latentbalance: batch {batchId} had already ended ({Phase(s)})");
+            var batch = client.Batch(batchId);
+            var before = await batch.GetStatus();
+            if (before.Phase == BatchPhase.Unknown) return Unknown(batchId);
+            if (before.Ended) { Console.Error.WriteLine($"latentbalance: batch {batchId} had already ended ({Phase(before)})"); return 0; }
+            var s = await batch.Cancel();
+            Console.Error.WriteLine($"latentbalance: batch {batchId} cancelled ({s.Done} done, {s.Failed} failed, {s.InFlight} still running, {s.Remaining} not done)");
             return 0;
         }));
         return cmd;
