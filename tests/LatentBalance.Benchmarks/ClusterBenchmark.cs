@@ -38,6 +38,7 @@ static class ClusterBenchmark
         using (var service = EngineService.Open(new DaemonOptions { JobTimeout = Timeout.InfiniteTimeSpan, MaxConcurrentJobs = cores }, DaemonLog.Silent))
         {
             await Balance(service, inputs[0], Path.Combine(dir, "warm.jpg"));
+            Directory.CreateDirectory(Path.Combine(dir, "inproc"));
             var clock = Stopwatch.StartNew();
             var ids = new List<string>();
             foreach (var i in inputs)
