@@ -16,6 +16,9 @@ public sealed class ClusterClient : IAsyncDisposable
     /// <summary>How long a client waits for a silo's gateway before it says there is none.</summary>
     public static TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>How long a call may take (status calls are quick; a direct photo call waits for the photo).</summary>
+    public static TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
 
     public IBatchGrain Batch(string id) => Client.GetGrain<IBatchGrain>(id);
@@ -31,7 +34,7 @@ public sealed class ClusterClient : IAsyncDisposable
             if (c.Redis is null) client.UseLocalhostClustering(gatewayPort);
             else client.UseRedisClustering(o => o.ConfigurationOptions = c.RedisOptions());
             client.Configure<ClusterOptions>(o => { o.ClusterId = c.ClusterId; o.ServiceId = ClusterNames.DefaultServiceId; });
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(60));
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
         });
         var host = builder.Build();
         // with no silo registered the Orleans client keeps waiting for a gateway: give up after ConnectTimeout
