@@ -1,6 +1,6 @@
 namespace LatentBalance.Benchmarks;
 
-/// <summary>Further benchmarks (the full-resolution writer, the daemon round trip, the colour-map fit, the Scalar-lifetime diagnostic, the long fuzz run, the daemon soak, TAEF2 through ONNX Runtime against TorchSharp, a 12 MP batch against darktable-cli and GIMP) register here.</summary>
+/// <summary>Further benchmarks (the full-resolution writer, the daemon round trip, the colour-map fit, the Scalar-lifetime diagnostic, the long fuzz run, the daemon soak, TAEF2 through ONNX Runtime against TorchSharp, a 12 MP batch against darktable-cli and GIMP, the Orleans cluster) register here.</summary>
 static partial class BenchmarkRegistry
 {
     public static IEnumerable<KeyValuePair<string, Func<Task>>> Extra()
@@ -13,5 +13,6 @@ static partial class BenchmarkRegistry
         yield return new("soak", SoakBenchmark.RunAsync);
         yield return new("onnx", OnnxBenchmark.RunAsync);
         yield return new("batch", BatchBenchmark.RunAsync);
+        yield return new("cluster", ClusterBenchmark.RunAsync);
     }
 }

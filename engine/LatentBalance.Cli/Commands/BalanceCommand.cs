@@ -24,7 +24,7 @@ static class BalanceCommand
 
     public static readonly Option<int> Iterations = FromFilter<int>("iterations", "-n");
     public static readonly Option<double> Strength = FromFilter<double>("strength", "-s");
-    static readonly Option<int> Quality = FromFilter<int>("quality", null);
+    public static readonly Option<int> Quality = FromFilter<int>("quality", null);
     public static readonly Option<string> Device = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
     public static readonly Option<string?> Pack = new("--pack") { Description = "model pack folder (default: the shipped pack)" };
     public static readonly Option<string> Runtime = RuntimeOption();
@@ -56,12 +56,7 @@ static class BalanceCommand
         };
         cmd.SetAction(async (pr, ct) =>
         {
-            var parameters = new Dictionary<string, string>
-            {
-                ["iterations"] = pr.GetValue(Iterations).ToString(CultureInfo.InvariantCulture),
-                ["strength"] = pr.GetValue(Strength).ToString("R", CultureInfo.InvariantCulture),
-                ["quality"] = pr.GetValue(Quality).ToString(CultureInfo.InvariantCulture),
-            };
+            var parameters = Parameters(pr);
             string? pack = pr.GetValue(Pack);
             string device = pr.GetValue(Device)!, runtime = pr.GetValue(Runtime)!;
             bool asJson = pr.GetValue(json), wantDaemon = pr.GetValue(daemon);
@@ -109,6 +104,18 @@ static class BalanceCommand
         });
         return cmd;
     }
+
+    /// <summary>The latent-balance parameters from --iterations, --strength and --quality, as every balance
+    /// request carries them (also the cluster's, so its outputs equal this command's).</summary>
+    internal static Dictionary<string, string> Parameters(ParseResult pr) => new()
+    {
+        ["iterations"] = pr.GetValue(Iterations).ToString(CultureInfo.InvariantCulture),
+        ["strength"] = pr.GetValue(Strength).ToString("R", CultureInfo.InvariantCulture),
+        ["quality"] = pr.GetValue(Quality).ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Checks parameters the way the service binds them (a bad value fails before any model loads).</summary>
+    internal static void CheckParameters(Dictionary<string, string> parameters) => FilterContract.Bind(Latent, parameters);
 
     static Option<T> FromFilter<T>(string name, string? alias)
     {
