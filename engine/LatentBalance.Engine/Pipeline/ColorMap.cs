@@ -19,9 +19,6 @@ public sealed class ColorMap
         _out = new float[(offset.Length + 4) * 3];
     }
 
-    /// <summary>The map that changes nothing.</summary>
-    public static ColorMap Identity { get; } = new([], [], 1);
-
     public int Hidden => _offset.Length;
     /// <summary>Inputs of the output layer: the hidden units, u (3) and 1.</summary>
     public int Features => Hidden + 4;
