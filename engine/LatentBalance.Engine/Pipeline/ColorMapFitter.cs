@@ -48,16 +48,16 @@ public static class ColorMapFitter
         int pixels = source.Length / 3;
         if (!mask.IsEmpty && mask.Length != pixels) throw new ArgumentException($"mask has {mask.Length} entries for {pixels} pixels");
 
-        var valid = new List<int>(pixels);
-        for (int p = 0; p < pixels; p++) if (mask.IsEmpty || mask[p]) valid.Add(p);
-        if (valid.Count < 16) throw new InvalidOperationException("the colour-map fit needs at least 16 valid pixels");
+        var picks = new int[pixels];   // the photo's pixels, then a seeded draw of n of them at the front
+        int valid = 0;
+        for (int p = 0; p < pixels; p++) if (mask.IsEmpty || mask[p]) picks[valid++] = p;
+        if (valid < 16) throw new InvalidOperationException("the colour-map fit needs at least 16 valid pixels");
 
         var rng = new Random(options.Seed);
         var map = ColorMap.RandomUnits(options.Hidden, options.Scale, rng);
-        int n = Math.Min(options.Samples, valid.Count);
+        int n = Math.Min(options.Samples, valid);
         // a seeded partial Fisher-Yates draw: n pixels without replacement
-        var picks = valid.ToArray();
-        for (int i = 0; i < n; i++) { int j = i + rng.Next(picks.Length - i); (picks[i], picks[j]) = (picks[j], picks[i]); }
+        for (int i = 0; i < n; i++) { int j = i + rng.Next(valid - i); (picks[i], picks[j]) = (picks[j], picks[i]); }
 
         int f = map.Features;
         var phi = new float[f * n];       // feature-major: phi[k * n + i]
