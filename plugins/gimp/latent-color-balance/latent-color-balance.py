@@ -490,6 +490,7 @@ class LivePreview:
         self.connecting = False
         self.buffer = None         # the layer's GeglBuffer (layer_buffer)
         self.reachable = False     # GetInfo answered
+        self.exporting = False     # the layer is being written for the daemon (or waits for the dialog to show)
         self.geometry = None       # lut_geometry of the pane's pixels (prepare_lookup)
         self.lut_size = 33         # the grid of the last LUT (the pack's LUT size)
 
@@ -613,8 +614,8 @@ class LivePreview:
             return self.failed(e)
         self.connecting = True
         self.client.info_async(self.connected, self.cancellable)
-        if self.src_path is None:
-            self.export()          # blocks for a moment, while the daemon answers GetInfo
+        if self.src_path is None and not self.exporting:
+            self.export(fast_only=True)    # while the daemon answers GetInfo
 
     def connected(self, error):
         self.connecting = False
@@ -623,12 +624,16 @@ class LivePreview:
         self.reachable = True
         if self.src_path is not None:
             self.submit()
-        # else the export failed and said so; changing Iterations or the Preview toggle tries again
+        # else the export is still to come (it submits) or it failed and said so (changing Iterations or the
+        # Preview toggle tries again)
 
-    def export(self):
+    def export(self, fast_only=False):
         """Writes the layer for the daemon: the same image as OK's export (so the same tile and correction),
-        by write_preview_copy where it applies, else by GIMP's exporter exactly as OK exports it."""
+        by write_preview_copy where it applies (a moment: at once, even before the dialog shows, and the pane's
+        pixels are read right after from the tiles it fetched), else by GIMP's exporter exactly as OK exports it
+        (longer: once the dialog shows; with fast_only it is left to then). Submits the job if GetInfo answered."""
         t0 = _now()
+        self.exporting = True
         if self.workdir is None:
             self.workdir = tempfile.mkdtemp(prefix="latent-color-balance-preview-",
                                             dir=os.environ.get("LATENTBALANCE_TMPDIR") or None)
@@ -636,17 +641,27 @@ class LivePreview:
         try:
             how = "written" if write_preview_copy(self.image, self.drawable, self.layer_buffer(), path) else None
             if how is None:
+                if fast_only:
+                    return self.later(0, self.export)
                 export_layer(self.drawable, exchange_precision(self.image.get_precision()), path)
                 how = "exported by GIMP's TIFF exporter"
         except (IOError, OSError, GLib.Error) as e:
+            self.exporting = False
             return self.failed(e)
+        self.exporting = False
         self.src_path = path
         log("preview: layer %s in %.3f s" % (how, _now() - t0))
+        if how == "written":
+            self.read_pixels()     # now, not while the daemon works (2 cores): the tiles are at hand
+        if self.reachable:
+            self.submit()
 
     def submit(self):
         it = self.iterations()
         if it in self.corrected:
             return self.render()
+        if self.job is not None and self.job[1] == it:
+            return                 # already queued (or being queued)
         cube = os.path.join(self.workdir, "correction-%d.cube" % it)
         self.t_job = _now()
         self.job = ("", it)
@@ -743,8 +758,10 @@ class LivePreview:
 
     def report_shown(self):
         """Logs where the pane is on the screen and what it shows (the host test finds it in a screenshot)."""
-        if self.showing == self.reported or self.picture.get_window() is None:
+        if self.showing == self.reported:
             return
+        if self.picture.get_window() is None or not self.picture.get_mapped():
+            return self.later(50, self.report_shown)       # rendered before the dialog showed: log it once it does
         self.reported = self.showing
         top = self.picture.get_toplevel()
         ax, ay = self.picture.translate_coordinates(top, 0, 0)[-2:]
