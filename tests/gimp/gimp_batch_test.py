@@ -21,7 +21,7 @@ import sys
 import time
 
 import numpy as np
-from gi.repository import Gegl, Gimp, Gio
+from gi.repository import Gegl, Gimp, Gio, GLib
 
 PROC = "plug-in-latent-color-balance"
 LAYER_NAME = "Latent Color Balance"
@@ -218,7 +218,64 @@ def compare_with_layer(what, preview, layer):
     compare(what + " (2x2 downscaled)", box2(preview), box2(shrunk), 1.0 / 255, 0.5 / 255)
 
 
+def plugin_module():
+    """The installed plug-in's functions: its source, run without the Gimp.main call at its end."""
+    src = os.path.join(os.environ["HOME"], ".config/GIMP/3.0/plug-ins/latent-color-balance/latent-color-balance.py")
+    with open(src) as f:
+        text = f.read()
+    main = "Gimp.main(LatentColorBalance.__gtype__, sys.argv)"
+    require(text.count(main) == 1, "the plug-in's source ends with its Gimp.main call")
+    module = {"__name__": "latent_color_balance"}
+    exec(compile(text.replace(main, ""), src, "exec"), module)
+    return module
+
+
+def preview_copy_is_export():
+    """The preview's fast copy of the layer (write_preview_copy) is the image OK's export gives the daemon: the
+    daemon's ExportCube makes the identical .cube from both files (so the same tile), for an 8-bit RGB and a
+    16-bit RGBA layer; for a float layer the fast copy declines (the preview then uses GIMP's exporter)."""
+    m = plugin_module()
+    client = m["EngineClient"]()
+
+    def cube_of(tif, cube):
+        args = GLib.Variant("(sssa{ss}ib)", (tif, cube, "", {"iterations": "1", "strength": "1.0"}, 0, True))
+        job = client.call("ExportCube", args, "(s)")[0]
+        state, _out, code, error, _ms, _details = client.wait(job, lambda p, stage: None)
+        require(state == "done", "ExportCube of %s: %s %s" % (tif, state, error or code))
+        with open(cube, "rb") as f:
+            return f.read()
+
+    for name, size in (("photo8.png", (902, 600)), ("photo16.png", None)):
+        img = load(name)
+        if size:
+            img.scale(*size)
+        layer = img.get_layers()[0]
+        what = "%s %dx%d %s%s" % (name, layer.get_width(), layer.get_height(), img.get_precision().value_nick,
+                                  " + alpha" if layer.has_alpha() else "")
+        for sub in ("copy-gimp", "copy-fast"):
+            os.makedirs(path(sub), exist_ok=True)
+        t = time.perf_counter()
+        m["export_layer"](layer, m["exchange_precision"](img.get_precision()), path("copy-gimp/layer.tif"))
+        t_gimp = time.perf_counter() - t
+        t = time.perf_counter()
+        written = m["write_preview_copy"](img, layer, layer.get_buffer(), path("copy-fast/layer.tif"))
+        t_fast = time.perf_counter() - t
+        require(written, "%s: the preview writes its own copy (%.3f s; GIMP's exporter %.3f s)" % (what, t_fast, t_gimp))
+        a = cube_of(path("copy-gimp/layer.tif"), path("copy-gimp/correction.cube"))
+        b = cube_of(path("copy-fast/layer.tif"), path("copy-fast/correction.cube"))
+        require(a == b and b"LUT_3D_SIZE" in a, "%s: the daemon makes the identical .cube from the fast copy and from "
+                "GIMP's export (%d bytes)" % (what, len(a)))
+        img.delete()
+    img = load("photo8.png")
+    img.convert_precision(Gimp.Precision.FLOAT_NON_LINEAR)
+    require(not m["write_preview_copy"](img, img.get_layers()[0], img.get_layers()[0].get_buffer(), path("copy-fast/float.tif"))
+            and not os.path.exists(path("copy-fast/float.tif")),
+            "a float layer gets no fast copy (the preview uses GIMP's exporter for it)")
+    img.delete()
+
+
 def dialog():
+    preview_copy_is_export()
     # run-mode INTERACTIVE under Xvfb; dialog_watch.py drives the dialog: it waits for the preview, takes a
     # screenshot, sets Strength to 0.25, takes another, and presses OK. The screenshots' preview panes must
     # show the real result at their strengths.

@@ -445,11 +445,13 @@ def lut_lookup(table, dmin, dmax, rgb, geometry=None):
     n = table.shape[0]
     if geometry is None or geometry[0] != (n, tuple(dmin), tuple(dmax)):
         geometry = lut_geometry(n, dmin, dmax, rgb)
+    import numpy as np
     _, base, fr, fg, fb = geometry
-    flat = table.reshape(-1, 3)
+    # each grid point's three values as one 24-byte item: one gather per corner instead of three
+    points = np.ascontiguousarray(table, dtype=np.float64).reshape(-1, 3).view(np.dtype((np.void, 24))).ravel()
 
     def at(db, dg, dr):
-        return flat[base + ((db * n + dg) * n + dr)]
+        return points[base + ((db * n + dg) * n + dr)].view(np.float64).reshape(base.shape + (3,))
     c000, c001 = at(0, 0, 0), at(0, 0, 1)
     c010, c011 = at(0, 1, 0), at(0, 1, 1)
     c100, c101 = at(1, 0, 0), at(1, 0, 1)
@@ -680,7 +682,8 @@ class LivePreview:
                 log("preview: job %s cancelled" % job_id)
             return None if self.closed else self.failed(error)
         self.job = (job_id, it)
-        log("preview: job %s (iterations %d)" % (job_id, it))
+        log("preview: job %s (iterations %d), ExportCube sent %.3f s after the dialog opened"
+            % (job_id, it, self.t_job - self.t_open))
         self.later(0, self.read_pixels)
         self.client.wait_async(job_id, lambda reply, error: self.finished(job_id, it, cube, reply, error), self.cancellable)
 
