@@ -21,7 +21,7 @@ import sys
 import time
 
 import numpy as np
-from gi.repository import Gegl, Gimp, Gio, GLib
+from gi.repository import Gegl, Gimp, Gio
 
 PROC = "plug-in-latent-color-balance"
 LAYER_NAME = "Latent Color Balance"
@@ -231,21 +231,13 @@ def plugin_module():
 
 
 def preview_copy_is_export():
-    """The preview's fast copy of the layer (write_preview_copy) is the image OK's export gives the daemon: the
-    daemon's ExportCube makes the identical .cube from both files (so the same tile), for an 8-bit RGB and a
-    16-bit RGBA layer; for a float layer the fast copy declines (the preview then uses GIMP's exporter)."""
+    """The preview's fast copy of the layer (write_preview_copy) next to OK's export of it (export_layer), for an
+    8-bit RGB and a 16-bit RGBA layer: copy-fast/NAME.tif and copy-gimp/NAME.tif, which run-gimp-test.sh then
+    balances with the CLI (a fresh process each) and requires the identical .cube from (so the same tile). The
+    daemon is not used for that: its results drift in the last digits over its first jobs (a warm daemon gave
+    two cubes 9e-6 apart for one file), so two of its jobs need not agree. A float layer gets no fast copy."""
     m = plugin_module()
-    client = m["EngineClient"]()
-
-    def cube_of(tif, cube):
-        args = GLib.Variant("(sssa{ss}ib)", (tif, cube, "", {"iterations": "1", "strength": "1.0"}, 0, True))
-        job = client.call("ExportCube", args, "(s)")[0]
-        state, _out, code, error, _ms, _details = client.wait(job, lambda p, stage: None)
-        require(state == "done", "ExportCube of %s: %s %s" % (tif, state, error or code))
-        with open(cube, "rb") as f:
-            return f.read()
-
-    for name, size in (("photo8.png", (902, 600)), ("photo16.png", None)):
+    for name, size, stem in (("photo8.png", (902, 600), "photo8"), ("photo16.png", None, "photo16")):
         img = load(name)
         if size:
             img.scale(*size)
@@ -255,16 +247,12 @@ def preview_copy_is_export():
         for sub in ("copy-gimp", "copy-fast"):
             os.makedirs(path(sub), exist_ok=True)
         t = time.perf_counter()
-        m["export_layer"](layer, m["exchange_precision"](img.get_precision()), path("copy-gimp/layer.tif"))
+        m["export_layer"](layer, m["exchange_precision"](img.get_precision()), path("copy-gimp/%s.tif" % stem))
         t_gimp = time.perf_counter() - t
         t = time.perf_counter()
-        written = m["write_preview_copy"](img, layer, layer.get_buffer(), path("copy-fast/layer.tif"))
+        written = m["write_preview_copy"](img, layer, layer.get_buffer(), path("copy-fast/%s.tif" % stem))
         t_fast = time.perf_counter() - t
         require(written, "%s: the preview writes its own copy (%.3f s; GIMP's exporter %.3f s)" % (what, t_fast, t_gimp))
-        a = cube_of(path("copy-gimp/layer.tif"), path("copy-gimp/correction.cube"))
-        b = cube_of(path("copy-fast/layer.tif"), path("copy-fast/correction.cube"))
-        require(a == b and b"LUT_3D_SIZE" in a, "%s: the daemon makes the identical .cube from the fast copy and from "
-                "GIMP's export (%d bytes)" % (what, len(a)))
         img.delete()
     img = load("photo8.png")
     img.convert_precision(Gimp.Precision.FLOAT_NON_LINEAR)

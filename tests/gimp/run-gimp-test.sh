@@ -209,6 +209,17 @@ if want dialog; then
   grep -q '^dialog-watch done' "$W/dialog-watch-dialog.log" || { cat "$W/dialog-watch-dialog.log" >&2; die "the dialog was not driven to its end"; }
   grep '^dialog-watch' "$W/dialog-watch-dialog.log" | sed 's/^/gimp-test: interactive: /' >&2
   grep -q '"event":"job_cancel_requested"' "$W/daemon.log" || die "closing the dialog did not cancel the preview's job in the daemon"
+  # the preview's fast copy of a layer is the image OK's export gives the daemon: the CLI (a fresh process per
+  # file, in-process, so no job sees another's state) makes the identical .cube from both
+  for n in photo8 photo16; do
+    for k in gimp fast; do
+      "${CLI[@]}" balance "$W/copy-$k/$n.tif" -o "$W/copy-$k/$n.out.tif" --lut "$W/copy-$k/$n.cube" "${IN_PROCESS[@]}" \
+        >"$W/copy-$k/$n.log" 2>&1 || { cat "$W/copy-$k/$n.log" >&2; die "CLI balance of the $k copy of $n failed"; }
+    done
+    cmp -s "$W/copy-gimp/$n.cube" "$W/copy-fast/$n.cube" \
+      || die "the preview's fast copy of $n gives another .cube than GIMP's export of it"
+    log "the preview's fast copy of $n gives the identical .cube as GIMP's export ($(wc -c <"$W/copy-fast/$n.cube") bytes)"
+  done
   uptime | sed 's/^/gimp-test: load after the dialog phase: /' >&2
 fi
 
