@@ -616,16 +616,22 @@ class LivePreview:
             return self.failed(e)
         self.connecting = True
         self.client.info_async(self.connected, self.cancellable)
-        if self.src_path is None and not self.exporting:
+        # the job goes out right behind GetInfo, without waiting for its answer (connected cancels it if the
+        # answer is no): at once when the layer is written already, else as soon as it is (export)
+        if self.src_path is not None:
+            self.submit()
+        elif not self.exporting:
             self.export(fast_only=True)    # while the daemon answers GetInfo
 
     def connected(self, error):
         self.connecting = False
         if error is not None:
+            if self.job is not None:
+                self.cancel_job()          # sent behind GetInfo (one whose id is still to come: `queued` cancels it)
             return self.failed(error)
         self.reachable = True
         if self.src_path is not None:
-            self.submit()
+            self.submit()                  # unless it went out already
         # else the export is still to come (it submits) or it failed and said so (changing Iterations or the
         # Preview toggle tries again)
 
@@ -653,10 +659,10 @@ class LivePreview:
         self.exporting = False
         self.src_path = path
         log("preview: layer %s in %.3f s" % (how, _now() - t0))
+        if self.reachable or self.connecting:
+            self.submit()          # behind GetInfo if it has not answered yet
         if how == "written":
-            self.read_pixels()     # now, not while the daemon works (2 cores): the tiles are at hand
-        if self.reachable:
-            self.submit()
+            self.read_pixels()     # while the daemon reads the file, from the tiles the copy fetched
 
     def submit(self):
         it = self.iterations()
