@@ -303,6 +303,13 @@ def dialog():
     require(result.index(0) == Gimp.PDBStatusType.CANCEL, "Escape cancels the dialog (24 MP, %.1f s)" % secs)
     require(len(img.get_layers()) == 1, "cancelling added no layer")
     img.delete()
+    # a float layer: no fast copy, the preview's layer goes through GIMP's exporter (the dialog shows first)
+    img = load("photo8.png")
+    img.convert_precision(Gimp.Precision.FLOAT_NON_LINEAR)
+    result, secs = run_filter(img, img.get_layers()[0], run_mode=Gimp.RunMode.INTERACTIVE)
+    require(result.index(0) == Gimp.PDBStatusType.CANCEL and len(img.get_layers()) == 1,
+            "float layer: the preview came through GIMP's exporter, Escape closed the dialog (%.1f s)" % secs)
+    img.delete()
     left = [n for n in os.listdir(D) if n.startswith("latent-color-balance-")]
     require(not left, "the plug-in left no temp folders (%s)" % ", ".join(left))
 
