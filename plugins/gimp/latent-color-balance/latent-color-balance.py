@@ -8,7 +8,9 @@
 # (8-bit, 16-bit or 32-bit float), waits for the balanced file and adds it as a new layer
 # "Latent Color Balance" above the source, in one undo group. The source layer is never changed.
 # Its dialog previews the result (LivePreview: the daemon's per-image LUT on a downscaled copy, with
-# Strength blended here as the engine blends it; needs python3-numpy, else the dialog has no preview).
+# Strength blended here as the engine blends it; needs python3-numpy, else the dialog has no preview). For
+# the preview the layer is written by write_preview_copy where that is provably the file OK's export writes
+# (8/16-bit non-linear, built-in sRGB), else by GIMP's exporter as for OK.
 #
 # Callable from scripts and batch mode:
 #   proc = Gimp.get_pdb().lookup_procedure("plug-in-latent-color-balance")
@@ -376,7 +378,7 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
 
 # --------------------------------------------------------------------------------------------------------
 # The dialog's live preview: the whole layer, downscaled, through the per-image correction. The correction
-# is the daemon's: one ExportCube job of the layer (exported exactly as OK exports it) at strength 1 per
+# is the daemon's: one ExportCube job of the layer (the same image as OK's export: write_preview_copy) at strength 1 per
 # image and iteration count, a .cube LUT. Strength is blended here as the engine blends it (LutTransform:
 # out = in + s * (lut(in) - in), trilinear, inputs clamped to the LUT's domain; the same as applying
 # Lut3D.Blend's identity + s * (lut - identity)), so moving Strength needs no model run and the preview
