@@ -1,6 +1,6 @@
 # Batch checks for the Latent Color Balance GIMP 3 plug-in. Runs INSIDE gimp-console-3.0 (python-fu-eval),
 # started by tests/gimp/run-gimp-test.sh, which sets:
-#   LB_TEST_PHASE   prepare | unreachable | check | bench
+#   LB_TEST_PHASE   prepare | unreachable | check | dialog-unreachable | dialog | bench
 #   LB_TEST_DIR     the shared work folder (same path on the host and in the chroot)
 # Every failed check raises, so gimp-console exits non-zero. Findings go to stdout as "CHECK ..." lines.
 #
@@ -13,7 +13,9 @@
 #   dialog-unreachable  (no daemon) run-mode INTERACTIVE under Xvfb: the dialog says so, OK still runs (and fails)
 #   dialog       run-mode INTERACTIVE under a private Xvfb, driven by dialog_watch.py: the preview's screenshots at
 #                two strengths match the filter's layers at those strengths; OK adds the layer; on a 24 MP layer
-#                Escape while the preview's job runs cancels cleanly
+#                Escape while the preview's job runs cancels cleanly; a float layer's preview goes through GIMP's
+#                exporter. First it writes the preview's fast copy and OK's export of an 8-bit and a 16-bit RGBA
+#                layer (copy-fast/, copy-gimp/; run-gimp-test.sh requires the same .cube from each pair)
 #   bench        a 6000x4000 (24 MP) 8-bit layer, timed; the plug-in prints its own timings (verbose mode)
 
 import os
