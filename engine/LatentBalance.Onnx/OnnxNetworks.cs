@@ -13,9 +13,26 @@ public sealed class OnnxNetworks : ICorrectionNetworks
     readonly Func<NchwTensor, NchwTensor> _encode, _decode;
     readonly IDisposable _vae;
     readonly OnnxBalancer _balancer;
+    readonly bool _concurrentDecodes;
 
-    OnnxNetworks(string vaeName, IDisposable vae, Func<NchwTensor, NchwTensor> encode, Func<NchwTensor, NchwTensor> decode, OnnxBalancer balancer, string device) =>
-        (VaeName, _vae, _encode, _decode, _balancer, Device) = (vaeName, vae, encode, decode, balancer, device);
+    OnnxNetworks(string vaeName, IDisposable vae, Func<NchwTensor, NchwTensor> encode, Func<NchwTensor, NchwTensor> decode, OnnxBalancer balancer, string device, bool concurrentDecodes = false) =>
+        (VaeName, _vae, _encode, _decode, _balancer, Device, _concurrentDecodes) = (vaeName, vae, encode, decode, balancer, device, concurrentDecodes);
+
+    /// <summary>
+    /// How the TAESD-family VAE's sessions run, from the cores this process may use (or <paramref name="threads"/>), as measured by
+    /// <c>--bench=ort</c> (docs/BENCHMARKS.md, "ONNX Runtime session settings"): on 2 cores two decodes at once on two threads,
+    /// 1 intra-op thread each, beat one batch-2 Run on 2 intra-op threads (the convs of one 224x224 decode do not keep two
+    /// threads busy all the time, two independent decodes do, and a 1-thread session has no pool to wake or spin), so the
+    /// decoder gets half the cores per run and the two latents are decoded at once; the encoder, one image, gets them all.
+    /// One core, or CUDA: one batch-2 Run, as before.
+    /// </summary>
+    public static (OnnxSessionSettings Encoder, OnnxSessionSettings Decoder, bool ConcurrentDecodes) Plan(int? threads, OnnxDevice device)
+    {
+        int cores = Math.Max(1, threads ?? Environment.ProcessorCount);
+        var all = OnnxSessionSettings.Default with { IntraOpThreads = cores };
+        if (device.IsCuda || cores < 2) return (all, all, false);
+        return (all, all with { IntraOpThreads = cores / 2 }, true);
+    }
 
     /// <param name="threads">Intra-op threads per session; null: the cores this process may use.</param>
     /// <param name="device">"auto", "cpu", "cuda" or "cuda:N" (<see cref="OnnxDevice.Parse"/>): CUDA needs a -p:OnnxBackend=cuda
@@ -41,8 +58,9 @@ public sealed class OnnxNetworks : ICorrectionNetworks
             if (pack.TinyConfig is { } tiny)
             {
                 var v = pack.Manifest.Vae;
-                var vae = OnnxTinyAutoencoder.Load(tiny, pack.ResolveFile(store, v.Encoder!, cancel), pack.ResolveFile(store, v.Decoder!, cancel), threads, dev);
-                return Checked(new OnnxNetworks(tiny.Name, vae, vae.Encode, vae.Decode, balancer, dev.ToString()), tiny.LatentChannels);
+                var (encoder, decoder, concurrent) = Plan(threads, dev);
+                var vae = OnnxTinyAutoencoder.Load(tiny, pack.ResolveFile(store, v.Encoder!, cancel), pack.ResolveFile(store, v.Decoder!, cancel), encoder, decoder, device: dev);
+                return Checked(new OnnxNetworks(tiny.Name, vae, vae.Encode, vae.Decode, balancer, dev.ToString(), concurrent), tiny.LatentChannels);
             }
             var kl = OnnxAutoencoderKL.LoadDirectory(Path.Combine(pack.Directory, pack.Manifest.Vae.Directory ?? "vae"), threads, dev);
             return Checked(new OnnxNetworks(kl.Config.Name, kl, kl.Encode, kl.Decode, balancer, dev.ToString()), kl.LatentChannels);
@@ -67,16 +85,32 @@ public sealed class OnnxNetworks : ICorrectionNetworks
         var t0 = Stopwatch.GetTimestamp();
         var z = _encode(new NchwTensor(tile, 1, 3, size, size));
         timing?.Invoke("encode", StageClock.Lap(ref t0));
+        if (_concurrentDecodes)
+        {
+            // the tile's own latent needs no balancer: it is decoded on a pool thread while this one balances and decodes the balanced latent
+            var original = Task.Run(() => _decode(z));
+            var (balancedLatent, balancedStrength) = _balancer.BalanceWithStrength(z);
+            timing?.Invoke("balance", StageClock.Lap(ref t0));
+            var balancedImage = Clamped(_decode(balancedLatent).Data);
+            var originalImage = Clamped(original.GetAwaiter().GetResult().Data);
+            timing?.Invoke("decode", StageClock.Lap(ref t0));
+            return new TileDecodes(originalImage, balancedImage, balancedStrength[0]);
+        }
         var (balanced, strength) = _balancer.BalanceWithStrength(z);
         timing?.Invoke("balance", StageClock.Lap(ref t0));
         var pair = new float[2 * z.Data.Length];
         z.Data.CopyTo(pair, 0);
         balanced.Data.CopyTo(pair, z.Data.Length);
-        var decoded = _decode(new NchwTensor(pair, 2, z.Channels, z.Height, z.Width)).Data;
-        for (int i = 0; i < decoded.Length; i++) decoded[i] = Math.Clamp(decoded[i], 0f, 1f);
+        var decoded = Clamped(_decode(new NchwTensor(pair, 2, z.Channels, z.Height, z.Width)).Data);
         int half = decoded.Length / 2;
         timing?.Invoke("decode", StageClock.Lap(ref t0));
         return new TileDecodes(decoded[..half], decoded[half..], strength[0]);
+    }
+
+    static float[] Clamped(float[] image)
+    {
+        for (int i = 0; i < image.Length; i++) image[i] = Math.Clamp(image[i], 0f, 1f);
+        return image;
     }
 
     public void Dispose()

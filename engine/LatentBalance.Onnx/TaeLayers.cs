@@ -106,6 +106,33 @@ internal static class TaeLayers
         return g.Node("Slice", [image, g.Constant([1L, 1]), g.Constant([-1L, -1]), g.Constant([2L, 3])]);
     }
 
+    /// <summary>
+    /// The ×2 nearest upsample followed by a 3×3 Conv without bias as one ConvTranspose (stride 2, 4×4 kernel, pads 1):
+    /// output row 2m + a gets source rows m - 1 and m through taps 3 and 1 (a = 0) or m and m + 1 through taps 2 and 0
+    /// (a = 1), so per axis the 4 taps are [w2, w1 + w2, w0 + w1, w0] of the 3×3 kernel's (w0, w1, w2); weight layout
+    /// [inputs, outputs, 4, 4]. The same function for 4/9 of the multiply-adds.
+    /// </summary>
+    public static string Upsample2xConvTranspose(this GraphBuilder g, string x, string key, int inputs, int outputs)
+    {
+        var w = g.WeightData(key + ".weight", [outputs, inputs, 3, 3]) ?? new float[outputs * inputs * 9];
+        // tap t of the transposed kernel sums the 3x3 rows d with TransposedTap(d) containing t
+        int[][] taps = [[2], [1, 2], [0, 1], [0]];
+        var k = new float[inputs * outputs * 16];
+        for (int o = 0; o < outputs; o++)
+            for (int i = 0; i < inputs; i++)
+                for (int ty = 0; ty < 4; ty++)
+                    for (int tx = 0; tx < 4; tx++)
+                    {
+                        float sum = 0;
+                        foreach (int dy in taps[ty])
+                            foreach (int dx in taps[tx])
+                                sum += w[(o * inputs + i) * 9 + dy * 3 + dx];
+                        k[(i * outputs + o) * 16 + ty * 4 + tx] = sum;
+                    }
+        return g.Node("ConvTranspose", [x, g.Constant(k, inputs, outputs, 4, 4)],
+            Ints("kernel_shape", 4, 4), Ints("pads", 1, 1, 1, 1), Ints("strides", 2, 2));
+    }
+
     /// <summary>×2 nearest-neighbour upsample (PyTorch's nearest: output pixel i reads input pixel floor(i / 2)).</summary>
     public static string Upsample2x(this GraphBuilder g, string x) =>
         g.Node("Resize", [x, "", g.Constant([1f, 1f, 2f, 2f], 4)],

@@ -22,9 +22,12 @@ internal static class TinyDecoderGraph
         {
             if (s > 0)
             {
-                x = upsample == DecoderUpsample.Resize
-                    ? g.Conv(g.Upsample2x(x), $"{layer + 1}", c.Width, c.Width, bias: false)
-                    : g.Upsample2xConv(x, $"{layer + 1}", c.Width, c.Width, phases: upsample == DecoderUpsample.LowResolutionPhases);
+                x = upsample switch
+                {
+                    DecoderUpsample.Resize => g.Conv(g.Upsample2x(x), $"{layer + 1}", c.Width, c.Width, bias: false),
+                    DecoderUpsample.ConvTranspose => g.Upsample2xConvTranspose(x, $"{layer + 1}", c.Width, c.Width),
+                    _ => g.Upsample2xConv(x, $"{layer + 1}", c.Width, c.Width, phases: upsample == DecoderUpsample.LowResolutionPhases),
+                };
                 layer += 2;
             }
             bool pool = c.DeepestStagePool && s == 0;
@@ -44,4 +47,6 @@ public enum DecoderUpsample
     LowResolution,
     /// <summary>Four 2×2 convs at the low resolution (one per output phase), Concat, DepthToSpace.</summary>
     LowResolutionPhases,
+    /// <summary>One ConvTranspose, stride 2, 4×4 kernel.</summary>
+    ConvTranspose,
 }

@@ -51,6 +51,7 @@ static class OrtBenchmark
         {
             ("low-resolution upsample convs, one shifted 2x2 conv", DecoderUpsample.LowResolution),
             ("low-resolution upsample convs, four phase 2x2 convs", DecoderUpsample.LowResolutionPhases),
+            ("upsample + conv as one ConvTranspose (stride 2, 4x4)", DecoderUpsample.ConvTranspose),
         };
         var lowRes = upsamples.Select(u => (u.Name, Two: Load(today, u.Upsample), One: Load(one, u.Upsample))).ToList();
         using var balancer = OnnxBalancer.Load(Path.Combine(pack.Directory, pack.Manifest.Balancer));
@@ -79,6 +80,11 @@ static class OrtBenchmark
                 cases.Add(($"{name}: the pair as two Runs at once on two threads, 1 intra-op thread each", "decode", () => Concurrently(lowOne, z, balanced)));
             }
 
+            var reference = vaes[0].Decode(pair);
+            float MaxDiff(NchwTensor t) => t.Data.Zip(reference.Data, (a, b) => Math.Abs(a - b)).Max();
+            var concurrent = Concurrently(vaes[1], z, balanced);
+            Console.WriteLine($"largest |difference| from today's decode of the pair (image values ~[0, 1]): two Runs at once {MaxDiff(new NchwTensor([.. concurrent[0].Data, .. concurrent[1].Data], 2, 3, reference.Height, reference.Width)):E2}; "
+                + string.Join("; ", lowRes.Select(l => $"{l.Name} {MaxDiff(l.Two.Decode(pair)):E2}")));
             var times = cases.Select(_ => new List<double>()).ToArray();
             var cpu = cases.Select(_ => new List<double>()).ToArray();
             using var process = Process.GetCurrentProcess();
@@ -111,11 +117,6 @@ static class OrtBenchmark
                 string enc = hasEncode ? $"{Median(row, "encode"):F1} | {Median(row, "encode") / encode0:F2} | {Cpu(row, "encode"):F0} | {Cpu(row, "encode") / encodeCpu0:F2}" : "- | - | - | -";
                 Console.WriteLine($"| {row} | {enc} | {Median(row, "decode"):F1} | {Median(row, "decode") / decode0:F2} | {Cpu(row, "decode"):F0} | {Cpu(row, "decode") / decodeCpu0:F2} |");
             }
-            var reference = vaes[0].Decode(pair);
-            float MaxDiff(NchwTensor t) => t.Data.Zip(reference.Data, (a, b) => Math.Abs(a - b)).Max();
-            var concurrent = Concurrently(vaes[1], z, balanced);
-            Console.WriteLine($"largest |difference| from today's decode of the pair (image values ~[0, 1]): two Runs at once {MaxDiff(new NchwTensor([.. concurrent[0].Data, .. concurrent[1].Data], 2, 3, reference.Height, reference.Width)):E2}; "
-                + string.Join("; ", lowRes.Select(l => $"{l.Name} {MaxDiff(l.Two.Decode(pair)):E2}")));
         }
         finally
         {
