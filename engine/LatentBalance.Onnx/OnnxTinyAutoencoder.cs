@@ -30,7 +30,7 @@ public sealed class OnnxTinyAutoencoder : IDisposable
 
     /// <param name="upsample">how the decoder's upsample + conv pairs are built (<see cref="TinyDecoderGraph.Build"/>).</param>
     public static OnnxTinyAutoencoder Load(TinyAutoencoderConfig config, string encoderPath, string decoderPath,
-        OnnxSessionSettings encoderSettings, OnnxSessionSettings decoderSettings, DecoderUpsample upsample = DecoderUpsample.LowResolution, OnnxDevice? device = null)
+        OnnxSessionSettings encoderSettings, OnnxSessionSettings decoderSettings, DecoderUpsample upsample = DecoderUpsample.Resize, OnnxDevice? device = null)
     {
         config.Validate();
         var encoderGraph = TinyEncoderGraph.Build(config, StateDict.Read(encoderPath));

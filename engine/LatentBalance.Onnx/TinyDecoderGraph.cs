@@ -10,7 +10,7 @@ internal static class TinyDecoderGraph
     public const string Input = "latent", Output = "image";
 
     /// <param name="upsample">how each stage's ×2 upsample and the bias-free 3×3 conv after it are built.</param>
-    public static ModelProto Build(TinyAutoencoderConfig c, StateDict weights, DecoderUpsample upsample = DecoderUpsample.LowResolution)
+    public static ModelProto Build(TinyAutoencoderConfig c, StateDict weights, DecoderUpsample upsample = DecoderUpsample.Resize)
     {
         var g = new GraphBuilder(c.Name + " decoder", weights);
         int layer = 0;
