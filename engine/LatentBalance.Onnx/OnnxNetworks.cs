@@ -37,19 +37,21 @@ public sealed class OnnxNetworks : ICorrectionNetworks
     /// <param name="threads">Intra-op threads per session; null: the cores this process may use.</param>
     /// <param name="device">"auto", "cpu", "cuda" or "cuda:N" (<see cref="OnnxDevice.Parse"/>): CUDA needs a -p:OnnxBackend=cuda
     /// build; "auto" takes CUDA there and falls back to the CPU when a CUDA session cannot start (no GPU, no CUDA libraries).</param>
-    public static OnnxNetworks Load(ModelPack pack, ModelStore store, string device = "auto", int? threads = null, CancellationToken cancel = default)
+    /// <param name="beforeIssue16Plan">every session on all the cores and the pair decoded as one batch-2 Run, as before the session
+    /// settings were measured: for the engine benchmark's A/B only.</param>
+    public static OnnxNetworks Load(ModelPack pack, ModelStore store, string device = "auto", int? threads = null, CancellationToken cancel = default, bool beforeIssue16Plan = false)
     {
         var dev = OnnxDevice.Parse(device);
-        if (!dev.IsCuda) return Load(pack, store, dev, threads, cancel);
-        try { return Load(pack, store, dev, threads, cancel); }
-        catch (OnnxRuntimeException) when (device.Trim().ToLowerInvariant() == "auto") { return Load(pack, store, OnnxDevice.Cpu, threads, cancel); }
+        if (!dev.IsCuda) return Load(pack, store, dev, threads, cancel, beforeIssue16Plan);
+        try { return Load(pack, store, dev, threads, cancel, beforeIssue16Plan); }
+        catch (OnnxRuntimeException) when (device.Trim().ToLowerInvariant() == "auto") { return Load(pack, store, OnnxDevice.Cpu, threads, cancel, beforeIssue16Plan); }
         catch (OnnxRuntimeException e)
         {
             throw new InvalidOperationException($"--device {device}: ONNX Runtime's CUDA provider did not start (it needs an NVIDIA GPU, CUDA 12 and cuDNN 9): {e.Message}", e);
         }
     }
 
-    static OnnxNetworks Load(ModelPack pack, ModelStore store, OnnxDevice dev, int? threads, CancellationToken cancel)
+    static OnnxNetworks Load(ModelPack pack, ModelStore store, OnnxDevice dev, int? threads, CancellationToken cancel, bool beforeIssue16Plan)
     {
         var balancer = OnnxBalancer.Load(pack.BalancerFolder, threads, dev);
         try
@@ -59,6 +61,7 @@ public sealed class OnnxNetworks : ICorrectionNetworks
             {
                 var v = pack.Manifest.Vae;
                 var (encoder, decoder, concurrent) = Plan(threads, dev);
+                if (beforeIssue16Plan) (decoder, concurrent) = (encoder, false);
                 var vae = OnnxTinyAutoencoder.Load(tiny, pack.ResolveFile(store, v.Encoder!, cancel), pack.ResolveFile(store, v.Decoder!, cancel), encoder, decoder, device: dev);
                 return Checked(new OnnxNetworks(tiny.Name, vae, vae.Encode, vae.Decode, balancer, dev.ToString(), concurrent), tiny.LatentChannels);
             }
