@@ -20,21 +20,22 @@ public sealed class OnnxNetworks : ICorrectionNetworks
 
     /// <summary>
     /// How the TAESD-family VAE's sessions run, from the cores this process may use (or <paramref name="threads"/>), as measured by
-    /// <c>--bench=ort</c> (docs/BENCHMARKS.md, "ONNX Runtime session settings"): on 2 cores two decodes at once on two threads,
-    /// 1 intra-op thread each, beat one batch-2 Run on 2 intra-op threads (the convs of one 224x224 decode do not keep two
-    /// threads busy all the time, two independent decodes do, and a 1-thread session has no pool to wake or spin), so the
-    /// decoder gets half the cores per run and the two latents are decoded at once; the encoder, one image, gets them all.
-    /// One core, or CUDA: one batch-2 Run, as before.
+    /// <c>--bench=ort</c> and <c>--bench=engine</c> (docs/BENCHMARKS.md, "ONNX Runtime session settings"). The count still comes
+    /// from the machine, split by what runs at the same time: the engine decodes the full-resolution photo on its own thread
+    /// while the networks run (the overlap), so the encoder leaves it one core; the two latents are independent, so they are
+    /// decoded at once on two threads with half the cores each (on 2 cores: 1 intra-op thread each, no pool to hand work
+    /// to or spin, 0.77x the CPU time of one batch-2 Run on 2 threads, the same output bit for bit). One core, or CUDA: every
+    /// session on all the cores and one batch-2 Run, as before.
     /// </summary>
     public static (OnnxSessionSettings Encoder, OnnxSessionSettings Decoder, bool ConcurrentDecodes) Plan(int? threads, OnnxDevice device)
     {
         int cores = Math.Max(1, threads ?? Environment.ProcessorCount);
         var all = OnnxSessionSettings.Default with { IntraOpThreads = cores };
         if (device.IsCuda || cores < 2) return (all, all, false);
-        return (all, all with { IntraOpThreads = cores / 2 }, true);
+        return (all with { IntraOpThreads = cores - 1 }, all with { IntraOpThreads = cores / 2 }, true);
     }
 
-    /// <param name="threads">Intra-op threads per session; null: the cores this process may use.</param>
+    /// <param name="threads">the cores the sessions may use (split between them by <see cref="Plan"/>); null: the cores this process may use.</param>
     /// <param name="device">"auto", "cpu", "cuda" or "cuda:N" (<see cref="OnnxDevice.Parse"/>): CUDA needs a -p:OnnxBackend=cuda
     /// build; "auto" takes CUDA there and falls back to the CPU when a CUDA session cannot start (no GPU, no CUDA libraries).</param>
     /// <param name="beforeIssue16Plan">every session on all the cores and the pair decoded as one batch-2 Run, as before the session
@@ -61,7 +62,7 @@ public sealed class OnnxNetworks : ICorrectionNetworks
             {
                 var v = pack.Manifest.Vae;
                 var (encoder, decoder, concurrent) = Plan(threads, dev);
-                if (beforeIssue16Plan) (decoder, concurrent) = (encoder, false);
+                if (beforeIssue16Plan) (encoder, decoder, concurrent) = (OnnxSessionSettings.Default with { IntraOpThreads = threads }, OnnxSessionSettings.Default with { IntraOpThreads = threads }, false);
                 var vae = OnnxTinyAutoencoder.Load(tiny, pack.ResolveFile(store, v.Encoder!, cancel), pack.ResolveFile(store, v.Decoder!, cancel), encoder, decoder, device: dev);
                 return Checked(new OnnxNetworks(tiny.Name, vae, vae.Encode, vae.Decode, balancer, dev.ToString(), concurrent), tiny.LatentChannels);
             }

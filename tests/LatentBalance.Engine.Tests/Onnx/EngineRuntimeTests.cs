@@ -38,7 +38,8 @@ public class EngineRuntimeTests(ITestOutputHelper output)
     public void ConcurrentDecodesGiveWhatOneBatchGives()
     {
         Assert.True(OnnxNetworks.Plan(2, OnnxDevice.Cpu).ConcurrentDecodes);
-        Assert.Equal(1, OnnxNetworks.Plan(2, OnnxDevice.Cpu).Decoder.Threads);
+        Assert.Equal((1, 1), (OnnxNetworks.Plan(2, OnnxDevice.Cpu).Encoder.Threads, OnnxNetworks.Plan(2, OnnxDevice.Cpu).Decoder.Threads));
+        Assert.Equal((15, 8), (OnnxNetworks.Plan(16, OnnxDevice.Cpu).Encoder.Threads, OnnxNetworks.Plan(16, OnnxDevice.Cpu).Decoder.Threads));
         Assert.False(OnnxNetworks.Plan(1, OnnxDevice.Cpu).ConcurrentDecodes);
         using var store = TestPack.Store();
         var pack = ModelPack.Open(TestPack.Directory);
