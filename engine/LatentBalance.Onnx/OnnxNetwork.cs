@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
 
 namespace LatentBalance.Onnx;
@@ -52,7 +53,12 @@ public sealed class OnnxNetwork : IDisposable
     /// <summary>Every output, in the order named, as float32 values and shape.</summary>
     public (float[] Data, long[] Shape)[] RunAll(NchwTensor input)
     {
-        using var value = OrtValue.CreateTensorValueFromMemory(input.Data, input.Shape);
+        // The input is copied into memory ONNX Runtime allocates (64-byte aligned) rather than handed over in place: a managed
+        // array's address varies run to run, and the CPU kernels' vectorised reductions (the balancer's ReduceMean over
+        // the latent) start their aligned blocks at a different element for a different address, so the same latent gave
+        // results a few ULP apart from run to run, and LUTs and output photos that differed by a level or two.
+        using var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, input.Shape);
+        input.Data.AsSpan().CopyTo(value.GetTensorMutableDataAsSpan<float>());
         using var results = _session.Run(_run, _input, [value], _output);
         return [.. results.Select(r => (r.GetTensorDataAsSpan<float>().ToArray(), r.GetTensorTypeAndShape().Shape))];
     }

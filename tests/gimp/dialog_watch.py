@@ -8,6 +8,8 @@
 #                          -> previews.txt; OK (Alt+O). gimp_batch_test.py compares them with real results.
 #                       2. cancel (24 MP layer): wait for the corrected preview, Strength 1, Split view (Alt+V), a screenshot
 #                          of the dialog -> preview-24mp.png, Iterations 2 (a new job), then Escape while it runs
+#                       3. fallback (a float layer): the preview exports it with GIMP's exporter; wait for the corrected
+#                          preview, Escape
 #   dialog-unreachable  1. unreachable: wait for the one-line status, screenshot, OK (Alt+O)
 #
 # Findings go to stdout ("dialog-watch ..."); the batch test checks the results.
@@ -124,6 +126,16 @@ def cancel(log):
     say("pressed Escape while the iterations-2 job ran")
 
 
+def fallback(log):
+    # a float layer: the preview's fast copy does not apply, GIMP's exporter writes the layer (once the dialog shows)
+    wid = dialog_window()
+    if log.wait(r"preview: layer exported by GIMP's TIFF exporter", 60) is None:
+        raise SystemExit("dialog-watch: the float layer was not exported by GIMP's exporter")
+    m = shown(log, "corrected", timeout=120)
+    keys(wid, "Escape")
+    say("float layer: GIMP's exporter, corrected preview %s s after the dialog opened; pressed Escape" % m.group(8))
+
+
 def unreachable(log):
     wid = dialog_window()
     m = log.wait(r"preview: status: (The LatentBalance daemon cannot be reached[^\n]*)", 60)
@@ -135,7 +147,7 @@ def unreachable(log):
     say("pressed OK")
 
 
-SCENARIOS = {"dialog": [preview, cancel], "dialog-unreachable": [unreachable]}[PHASE]
+SCENARIOS = {"dialog": [preview, cancel, fallback], "dialog-unreachable": [unreachable]}[PHASE]
 log = Log()
 for scenario in SCENARIOS:
     scenario(log)

@@ -1,6 +1,6 @@
 # Batch checks for the Latent Color Balance GIMP 3 plug-in. Runs INSIDE gimp-console-3.0 (python-fu-eval),
 # started by tests/gimp/run-gimp-test.sh, which sets:
-#   LB_TEST_PHASE   prepare | unreachable | check | bench
+#   LB_TEST_PHASE   prepare | unreachable | check | dialog-unreachable | dialog | bench
 #   LB_TEST_DIR     the shared work folder (same path on the host and in the chroot)
 # Every failed check raises, so gimp-console exits non-zero. Findings go to stdout as "CHECK ..." lines.
 #
@@ -13,7 +13,9 @@
 #   dialog-unreachable  (no daemon) run-mode INTERACTIVE under Xvfb: the dialog says so, OK still runs (and fails)
 #   dialog       run-mode INTERACTIVE under a private Xvfb, driven by dialog_watch.py: the preview's screenshots at
 #                two strengths match the filter's layers at those strengths; OK adds the layer; on a 24 MP layer
-#                Escape while the preview's job runs cancels cleanly
+#                Escape while the preview's job runs cancels cleanly; a float layer's preview goes through GIMP's
+#                exporter. First it writes the preview's fast copy and OK's export of an 8-bit and a 16-bit RGBA
+#                layer (copy-fast/, copy-gimp/; run-gimp-test.sh requires the same .cube from each pair)
 #   bench        a 6000x4000 (24 MP) 8-bit layer, timed; the plug-in prints its own timings (verbose mode)
 
 import os
@@ -218,7 +220,52 @@ def compare_with_layer(what, preview, layer):
     compare(what + " (2x2 downscaled)", box2(preview), box2(shrunk), 1.0 / 255, 0.5 / 255)
 
 
+def plugin_module():
+    """The installed plug-in's functions: its source, run without the Gimp.main call at its end."""
+    src = os.path.join(os.environ["HOME"], ".config/GIMP/3.0/plug-ins/latent-color-balance/latent-color-balance.py")
+    with open(src) as f:
+        text = f.read()
+    main = "Gimp.main(LatentColorBalance.__gtype__, sys.argv)"
+    require(text.count(main) == 1, "the plug-in's source ends with its Gimp.main call")
+    module = {"__name__": "latent_color_balance"}
+    exec(compile(text.replace(main, ""), src, "exec"), module)
+    return module
+
+
+def preview_copy_is_export():
+    """The preview's fast copy of the layer (write_preview_copy) next to OK's export of it (export_layer), for an
+    8-bit RGB and a 16-bit RGBA layer: copy-fast/NAME.tif and copy-gimp/NAME.tif, which run-gimp-test.sh then
+    balances with the CLI (a fresh process each) and requires the identical .cube from (so the same tile). The
+    daemon is not used for that: its results drift in the last digits over its first jobs (a warm daemon gave
+    two cubes 9e-6 apart for one file), so two of its jobs need not agree. A float layer gets no fast copy."""
+    m = plugin_module()
+    for name, size, stem in (("photo8.png", (902, 600), "photo8"), ("photo16.png", None, "photo16")):
+        img = load(name)
+        if size:
+            img.scale(*size)
+        layer = img.get_layers()[0]
+        what = "%s %dx%d %s%s" % (name, layer.get_width(), layer.get_height(), img.get_precision().value_nick,
+                                  " + alpha" if layer.has_alpha() else "")
+        for sub in ("copy-gimp", "copy-fast"):
+            os.makedirs(path(sub), exist_ok=True)
+        t = time.perf_counter()
+        m["export_layer"](layer, m["exchange_precision"](img.get_precision()), path("copy-gimp/%s.tif" % stem))
+        t_gimp = time.perf_counter() - t
+        t = time.perf_counter()
+        written = m["write_preview_copy"](img, layer, layer.get_buffer(), path("copy-fast/%s.tif" % stem))
+        t_fast = time.perf_counter() - t
+        require(written, "%s: the preview writes its own copy (%.3f s; GIMP's exporter %.3f s)" % (what, t_fast, t_gimp))
+        img.delete()
+    img = load("photo8.png")
+    img.convert_precision(Gimp.Precision.FLOAT_NON_LINEAR)
+    require(not m["write_preview_copy"](img, img.get_layers()[0], img.get_layers()[0].get_buffer(), path("copy-fast/float.tif"))
+            and not os.path.exists(path("copy-fast/float.tif")),
+            "a float layer gets no fast copy (the preview uses GIMP's exporter for it)")
+    img.delete()
+
+
 def dialog():
+    preview_copy_is_export()
     # run-mode INTERACTIVE under Xvfb; dialog_watch.py drives the dialog: it waits for the preview, takes a
     # screenshot, sets Strength to 0.25, takes another, and presses OK. The screenshots' preview panes must
     # show the real result at their strengths.
@@ -257,6 +304,13 @@ def dialog():
     result, secs = run_filter(img, src, run_mode=Gimp.RunMode.INTERACTIVE, strength=1.0)
     require(result.index(0) == Gimp.PDBStatusType.CANCEL, "Escape cancels the dialog (24 MP, %.1f s)" % secs)
     require(len(img.get_layers()) == 1, "cancelling added no layer")
+    img.delete()
+    # a float layer: no fast copy, the preview's layer goes through GIMP's exporter (the dialog shows first)
+    img = load("photo8.png")
+    img.convert_precision(Gimp.Precision.FLOAT_NON_LINEAR)
+    result, secs = run_filter(img, img.get_layers()[0], run_mode=Gimp.RunMode.INTERACTIVE)
+    require(result.index(0) == Gimp.PDBStatusType.CANCEL and len(img.get_layers()) == 1,
+            "float layer: the preview came through GIMP's exporter, Escape closed the dialog (%.1f s)" % secs)
     img.delete()
     left = [n for n in os.listdir(D) if n.startswith("latent-color-balance-")]
     require(not left, "the plug-in left no temp folders (%s)" % ", ".join(left))

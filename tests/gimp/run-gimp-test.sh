@@ -15,6 +15,10 @@
 #    the 8-bit, 16-bit and float checks compare the new layers with `latentbalance balance` outputs
 # 7. --bench (or LB_GIMP_BENCH=1): also a 24 MP layer, printing the plug-in's own timings next to the
 #    daemon's
+# LB_GIMP_PHASES="prepare dialog" (any of prepare unreachable dialog-unreachable check dialog bench) runs only
+# those phases, in the usual order (prepare always runs: the others need its files); without `check`, the daemon
+# is started by activation and warmed with one CLI balance through it before `dialog`, so the preview meets a
+# warm daemon as in the full run. Default: all of them.
 # Exit status 0 only if every check passed. Everything mounted or started here is undone on exit.
 set -euo pipefail
 
@@ -23,6 +27,9 @@ SHARED="$(cd "$ROOT/.." && pwd)/shared"
 BENCH="${LB_GIMP_BENCH:-0}"
 [ "${1:-}" = "--bench" ] && BENCH=1
 PHOTO="${LB_GIMP_PHOTO:-$SHARED/data/photos/debian-skimage-data/chelsea.jpg}"
+PHASES=" ${LB_GIMP_PHASES:-unreachable dialog-unreachable check dialog} "
+[ "$BENCH" = 1 ] && PHASES="$PHASES bench "
+want() { case "$PHASES" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 log() { echo "gimp-test: $*" >&2; }
 die() { echo "gimp-test: FAILED: $*" >&2; exit 1; }
@@ -158,17 +165,21 @@ gimp_batch() {  # phase [extra env...]
 
 # --- 6. phases -------------------------------------------------------------------------------------------
 gimp_batch prepare
-gimp_batch unreachable
-gimp_batch dialog-unreachable LATENTBALANCE_GIMP_VERBOSE=1
-grep -q '^dialog-watch pressed OK' "$W/dialog-watch-dialog-unreachable.log" \
-  || { cat "$W/dialog-watch-dialog-unreachable.log" >&2; die "the dialog without a daemon was not driven to its end"; }
-log "no daemon, interactive: $(grep -m1 'status line' "$W/dialog-watch-dialog-unreachable.log")"
+if want unreachable; then gimp_batch unreachable; fi
+if want dialog-unreachable; then
+  gimp_batch dialog-unreachable LATENTBALANCE_GIMP_VERBOSE=1
+  grep -q '^dialog-watch pressed OK' "$W/dialog-watch-dialog-unreachable.log" \
+    || { cat "$W/dialog-watch-dialog-unreachable.log" >&2; die "the dialog without a daemon was not driven to its end"; }
+  log "no daemon, interactive: $(grep -m1 'status line' "$W/dialog-watch-dialog-unreachable.log")"
+fi
 
-log "CLI reference outputs"
 IN_PROCESS=()
 "${CLI[@]}" balance --help 2>&1 | grep -q -- '--in-process' && IN_PROCESS=(--in-process)
-"${CLI[@]}" balance "$W/photo8.png" -o "$W/cli8.png" "${IN_PROCESS[@]}" >&2 || die "CLI balance (8-bit) failed"
-"${CLI[@]}" balance "$W/photo16.png" -o "$W/cli16.png" "${IN_PROCESS[@]}" >&2 || die "CLI balance (16-bit) failed"
+if want check; then
+  log "CLI reference outputs"
+  "${CLI[@]}" balance "$W/photo8.png" -o "$W/cli8.png" "${IN_PROCESS[@]}" >&2 || die "CLI balance (8-bit) failed"
+  "${CLI[@]}" balance "$W/photo16.png" -o "$W/cli16.png" "${IN_PROCESS[@]}" >&2 || die "CLI balance (16-bit) failed"
+fi
 
 # D-Bus activation: the next call to org.latentbalance.Engine1 makes the bus start the daemon.
 cat >"$W/start-daemon.sh" <<EOF
@@ -181,16 +192,38 @@ printf '[D-BUS Service]\nName=org.latentbalance.Engine1\nExec=%s\n' "$W/start-da
 gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
   --method org.freedesktop.DBus.ReloadConfig >/dev/null
 
-gimp_batch check LATENTBALANCE_GIMP_VERBOSE=1
+if want check; then
+  gimp_batch check LATENTBALANCE_GIMP_VERBOSE=1
+else
+  # no check phase: start the daemon by activation (GetInfo) and warm it with one balance through it
+  gdbus call --session --timeout 120 --dest org.latentbalance.Engine1 --object-path /org/latentbalance/Engine1 \
+    --method org.latentbalance.Engine1.GetInfo >/dev/null || die "GetInfo did not start the daemon"
+  "${CLI[@]}" balance "$W/photo8.png" -o "$W/warm.png" >&2 || die "warm-up balance through the daemon failed"
+fi
 grep -q '"event":"daemon_ready"' "$W/daemon.log" || die "the daemon was not started by D-Bus activation"
 log "daemon was started by D-Bus activation"
 
-gimp_batch dialog LATENTBALANCE_GIMP_VERBOSE=1
-grep -q '^dialog-watch done' "$W/dialog-watch-dialog.log" || { cat "$W/dialog-watch-dialog.log" >&2; die "the dialog was not driven to its end"; }
-grep '^dialog-watch' "$W/dialog-watch-dialog.log" | sed 's/^/gimp-test: interactive: /' >&2
-grep -q '"event":"job_cancel_requested"' "$W/daemon.log" || die "closing the dialog did not cancel the preview's job in the daemon"
+if want dialog; then
+  uptime | sed 's/^/gimp-test: load before the dialog phase: /' >&2
+  gimp_batch dialog LATENTBALANCE_GIMP_VERBOSE=1
+  grep -q '^dialog-watch done' "$W/dialog-watch-dialog.log" || { cat "$W/dialog-watch-dialog.log" >&2; die "the dialog was not driven to its end"; }
+  grep '^dialog-watch' "$W/dialog-watch-dialog.log" | sed 's/^/gimp-test: interactive: /' >&2
+  grep -q '"event":"job_cancel_requested"' "$W/daemon.log" || die "closing the dialog did not cancel the preview's job in the daemon"
+  # the preview's fast copy of a layer is the image OK's export gives the daemon: the CLI (a fresh process per
+  # file, in-process, so no job sees another's state) makes the identical .cube from both
+  for n in photo8 photo16; do
+    for k in gimp fast; do
+      "${CLI[@]}" balance "$W/copy-$k/$n.tif" -o "$W/copy-$k/$n.out.tif" --lut "$W/copy-$k/$n.cube" "${IN_PROCESS[@]}" \
+        >"$W/copy-$k/$n.log" 2>&1 || { cat "$W/copy-$k/$n.log" >&2; die "CLI balance of the $k copy of $n failed"; }
+    done
+    cmp -s "$W/copy-gimp/$n.cube" "$W/copy-fast/$n.cube" \
+      || die "the preview's fast copy of $n gives another .cube than GIMP's export of it"
+    log "the preview's fast copy of $n gives the identical .cube as GIMP's export ($(wc -c <"$W/copy-fast/$n.cube") bytes)"
+  done
+  uptime | sed 's/^/gimp-test: load after the dialog phase: /' >&2
+fi
 
-if [ "$BENCH" = 1 ]; then
+if want bench; then
   gimp_batch bench LATENTBALANCE_GIMP_VERBOSE=1
   grep -q 'latent-color-balance: progress' "$W/gimp-bench.log" || die "no progress reached the plug-in during the 24 MP jobs"
   grep -h 'timings:\|x4000, ' "$W/gimp-bench.log" | sed 's/^/gimp-test: 24 MP /' >&2

@@ -8,7 +8,9 @@
 # (8-bit, 16-bit or 32-bit float), waits for the balanced file and adds it as a new layer
 # "Latent Color Balance" above the source, in one undo group. The source layer is never changed.
 # Its dialog previews the result (LivePreview: the daemon's per-image LUT on a downscaled copy, with
-# Strength blended here as the engine blends it; needs python3-numpy, else the dialog has no preview).
+# Strength blended here as the engine blends it; needs python3-numpy, else the dialog has no preview). For
+# the preview the layer is written by write_preview_copy where that is provably the file OK's export writes
+# (8/16-bit non-linear, built-in sRGB), else by GIMP's exporter as for OK.
 #
 # Callable from scripts and batch mode:
 #   proc = Gimp.get_pdb().lookup_procedure("plug-in-latent-color-balance")
@@ -103,6 +105,73 @@ def export_layer(drawable, precision, path):
                           % (path, result.index(1) if result.length() > 1 else "no reason given"))
     finally:
         temp.delete()
+
+
+def write_preview_copy(image, drawable, buffer, path, rows_per_strip=64):
+    """The preview's fast copy of the layer: the same file content as export_layer would give the daemon, without
+    GIMP's exporter (a plug-in process of its own, and a copy of the layer in GIMP's core). Only where that is
+    provably the same image: an image of exactly the exchange precision (8- or 16-bit non-linear) in GIMP's
+    built-in sRGB (no colour profile), so export_layer's copy into its non-linear sRGB image converts nothing and
+    writes the layer's own samples. Those samples are read from the layer's buffer in its own format (no babl
+    conversion) in bands of rows and written as the strips of a baseline uncompressed TIFF (RGB or RGBA with
+    unassociated alpha, as file-tiff-export writes them; no colour profile, as it writes none for such an image),
+    so libvips reads the same samples, format and bands from both files and the daemon makes the same tile.
+    Returns False, writing nothing, where the fast copy does not apply (export_layer then writes the file)."""
+    import struct
+    precision = image.get_precision()
+    if precision not in (Gimp.Precision.U8_NON_LINEAR, Gimp.Precision.U16_NON_LINEAR) \
+            or image.get_color_profile() is not None:
+        return False
+    width, height = drawable.get_width(), drawable.get_height()
+    bands = 4 if drawable.has_alpha() else 3
+    depth = 1 if precision == Gimp.Precision.U8_NON_LINEAR else 2
+    row_bytes = width * bands * depth
+    strips = (height + rows_per_strip - 1) // rows_per_strip
+    if row_bytes * height + 64 * strips + 4096 > 0xFFFFFFFF:
+        return False                                      # past a classic TIFF: export_layer writes BigTIFF
+    # the header, the IFD and its out-of-line values, then the samples (strip after strip)
+    order = "<" if sys.byteorder == "little" else ">"     # the samples come in this machine's byte order
+    entries = [(256, 4, [width]), (257, 4, [height]), (258, 3, [8 * depth] * bands), (259, 3, [1]),
+               (262, 3, [2]), (273, 4, None), (277, 3, [bands]), (278, 4, [rows_per_strip]), (279, 4, None),
+               (284, 3, [1])]
+    if bands == 4:
+        entries.append((338, 3, [2]))                     # ExtraSamples: unassociated alpha
+    entries.append((339, 3, [1] * bands))                 # SampleFormat: unsigned integer
+    ifd_at = 8
+    extra_at = ifd_at + 2 + 12 * len(entries) + 4
+    extra = bytearray()
+    size = {3: 2, 4: 4}
+    layout = []
+    for tag, kind, values in entries:
+        count = strips if values is None else len(values)
+        layout.append((tag, kind, count, None if count * size[kind] <= 4 else extra_at + len(extra)))
+        if count * size[kind] > 4:
+            extra += bytes(count * size[kind])
+    data_at = extra_at + len(extra)
+    offsets = [data_at + i * rows_per_strip * row_bytes for i in range(strips)]
+    counts = [min(rows_per_strip, height - i * rows_per_strip) * row_bytes for i in range(strips)]
+    values_of = {273: offsets, 279: counts}
+    ifd = bytearray(struct.pack(order + "H", len(entries)))
+    for (tag, kind, values), (_, _, count, where) in zip(entries, layout):
+        values = values_of.get(tag, values)
+        packed = struct.pack(order + ("H" if kind == 3 else "I") * count, *values)
+        if where is None:
+            ifd += struct.pack(order + "HHI", tag, kind, count) + packed.ljust(4, b"\0")
+        else:
+            ifd += struct.pack(order + "HHII", tag, kind, count, where)
+            extra[where - extra_at:where - extra_at + len(packed)] = packed
+    ifd += struct.pack(order + "I", 0)
+    with open(path, "wb") as f:
+        f.write((b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, ifd_at) + bytes(ifd) + bytes(extra))
+        for i in range(strips):
+            rows = min(rows_per_strip, height - i * rows_per_strip)
+            # format None: the buffer's own format, so GEGL copies the samples as they are
+            samples = buffer.get(Gegl.Rectangle.new(0, i * rows_per_strip, width, rows), 1.0, None, Gegl.AbyssPolicy.NONE)
+            if len(samples) != rows * row_bytes:
+                raise IOError("the layer's buffer gave %d bytes for %d rows of %d (format %s)"
+                              % (len(samples), rows, row_bytes, drawable.get_format()))
+            f.write(samples)
+    return True
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -309,7 +378,7 @@ def balance_layer(image, drawable, iterations, strength, lut_path, progress):
 
 # --------------------------------------------------------------------------------------------------------
 # The dialog's live preview: the whole layer, downscaled, through the per-image correction. The correction
-# is the daemon's: one ExportCube job of the layer (exported exactly as OK exports it) at strength 1 per
+# is the daemon's: one ExportCube job of the layer (the same image as OK's export: write_preview_copy) at strength 1 per
 # image and iteration count, a .cube LUT. Strength is blended here as the engine blends it (LutTransform:
 # out = in + s * (lut(in) - in), trilinear, inputs clamped to the LUT's domain; the same as applying
 # Lut3D.Blend's identity + s * (lut - identity)), so moving Strength needs no model run and the preview
@@ -322,46 +391,77 @@ PREVIEW_SIZE = (480, 360)
 def read_cube(path):
     """A .cube file as (table[b, g, r] -> rgb, domain_min, domain_max) numpy arrays; red changes fastest."""
     import numpy as np
-    size, dmin, dmax, data = 0, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], []
+    size, dmin, dmax = 0, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
     with open(path) as f:
-        for line in f:
+        text = f.read()
+    # the keywords come first; the rest is numbers, converted by numpy at once (what the engine writes)
+    lines = text.split("\n")
+    for at, line in enumerate(lines):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        key = words[0].upper()
+        if key == "LUT_3D_SIZE":
+            size = int(words[1])
+        elif key == "DOMAIN_MIN":
+            dmin = [float(v) for v in words[1:4]]
+        elif key == "DOMAIN_MAX":
+            dmax = [float(v) for v in words[1:4]]
+        elif not (key[0].isalpha() and key not in ("NAN", "INF", "INFINITY")):
+            break                                          # the first line of numbers
+    else:
+        at = len(lines)
+    rest = "\n".join(lines[at:])
+    try:
+        if "#" in rest:
+            raise ValueError("comments among the numbers")
+        values = np.array(rest.split(), dtype=np.float64)
+    except ValueError:                                     # keywords or comments among the numbers
+        data = []
+        for line in lines[at:]:
             words = line.split("#", 1)[0].split()
-            if not words:
-                continue
-            key = words[0].upper()
-            if key == "LUT_3D_SIZE":
-                size = int(words[1])
-            elif key == "DOMAIN_MIN":
-                dmin = [float(v) for v in words[1:4]]
-            elif key == "DOMAIN_MAX":
-                dmax = [float(v) for v in words[1:4]]
-            elif key[0].isalpha() and key not in ("NAN", "INF", "INFINITY"):
-                continue                                   # TITLE and other keywords
-            else:
+            if words and not (words[0][0].isalpha() and words[0].upper() not in ("NAN", "INF", "INFINITY")):
                 data.extend(words)
-    values = np.array(data, dtype=np.float64)
+        values = np.array(data, dtype=np.float64)
     if size < 2 or values.size != size ** 3 * 3:
         raise IOError("%s is not a 3D .cube LUT (size %d, %d values)" % (path, size, values.size))
     return values.reshape(size, size, size, 3), np.array(dmin), np.array(dmax)
 
 
-def lut_lookup(table, dmin, dmax, rgb):
-    """lut(rgb) for an (..., 3) float array, as LutTransform samples it: each channel mapped from the domain
-    onto the grid, clamped to it (NaN as 0), trilinear between the 8 surrounding grid points."""
+def lut_geometry(n, dmin, dmax, rgb):
+    """Where each pixel of an (..., 3) float array falls in an n^3 LUT over dmin..dmax, as LutTransform samples
+    it: each channel mapped from the domain onto the grid, clamped to it (NaN as 0); the flat index of the grid
+    point below it and the fractions towards the next. Depends on the pixels and the grid only, so the preview
+    works it out while the daemon computes the LUT."""
     import numpy as np
-    n = table.shape[0]
     x = np.clip(np.nan_to_num((rgb - dmin) * ((n - 1) / (dmax - dmin)), nan=0.0), 0, n - 1)
     i0 = np.minimum(x.astype(np.intp), n - 2)
     f = x - i0
-    r, g, b = i0[..., 0], i0[..., 1], i0[..., 2]
-    fr, fg, fb = f[..., 0:1], f[..., 1:2], f[..., 2:3]
+    base = (i0[..., 2] * n + i0[..., 1]) * n + i0[..., 0]      # table[b, g, r], red fastest
+    return (n, tuple(dmin), tuple(dmax)), base, f[..., 0:1], f[..., 1:2], f[..., 2:3]
+
+
+def lut_lookup(table, dmin, dmax, rgb, geometry=None):
+    """lut(rgb) for an (..., 3) float array, as LutTransform samples it (lut_geometry), trilinear between the 8
+    surrounding grid points. `geometry`: lut_geometry's answer for these pixels, if it is this LUT's grid."""
+    n = table.shape[0]
+    if geometry is None or geometry[0] != (n, tuple(dmin), tuple(dmax)):
+        geometry = lut_geometry(n, dmin, dmax, rgb)
+    import numpy as np
+    _, base, fr, fg, fb = geometry
+    # each grid point's three values as one 24-byte item: one gather per corner instead of three
+    points = np.ascontiguousarray(table, dtype=np.float64).reshape(-1, 3).view(np.dtype((np.void, 24))).ravel()
 
     def at(db, dg, dr):
-        return table[b + db, g + dg, r + dr]
-    c00 = at(0, 0, 0) + (at(0, 0, 1) - at(0, 0, 0)) * fr
-    c10 = at(0, 1, 0) + (at(0, 1, 1) - at(0, 1, 0)) * fr
-    c01 = at(1, 0, 0) + (at(1, 0, 1) - at(1, 0, 0)) * fr
-    c11 = at(1, 1, 0) + (at(1, 1, 1) - at(1, 1, 0)) * fr
+        return points[base + ((db * n + dg) * n + dr)].view(np.float64).reshape(base.shape + (3,))
+    c000, c001 = at(0, 0, 0), at(0, 0, 1)
+    c010, c011 = at(0, 1, 0), at(0, 1, 1)
+    c100, c101 = at(1, 0, 0), at(1, 0, 1)
+    c110, c111 = at(1, 1, 0), at(1, 1, 1)
+    c00 = c000 + (c001 - c000) * fr
+    c10 = c010 + (c011 - c010) * fr
+    c01 = c100 + (c101 - c100) * fr
+    c11 = c110 + (c111 - c110) * fr
     c0 = c00 + (c10 - c00) * fg
     c1 = c01 + (c11 - c01) * fg
     return c0 + (c1 - c0) * fb
@@ -392,6 +492,11 @@ class LivePreview:
         self.showing = self.reported = None
         self.pending = {}          # fn -> GLib source id (later)
         self.connecting = False
+        self.buffer = None         # the layer's GeglBuffer (layer_buffer)
+        self.reachable = False     # GetInfo answered
+        self.exporting = False     # the layer is being written for the daemon (or waits for the dialog to show)
+        self.geometry = None       # lut_geometry of the pane's pixels (prepare_lookup)
+        self.lut_size = 33         # the grid of the last LUT (the pack's LUT size)
 
         self.picture = Gtk.Image()
         self.pane = Gtk.EventBox(halign=Gtk.Align.CENTER, valign=Gtk.Align.CENTER)   # as large as the picture
@@ -422,7 +527,9 @@ class LivePreview:
 
         config.connect("notify::strength", lambda *_: self.later(0, self.render))
         config.connect("notify::iterations", lambda *_: self.later(300, self.update))
-        self.later(0, self.start)
+        # at once, before GTK shows the dialog: GetInfo goes out, the layer is written while the daemon answers
+        # (and while the dialog is mapped), and the job is queued as soon as the answer arrives
+        self.start()
 
     # ---- plumbing
     def later(self, ms, fn):
@@ -453,7 +560,14 @@ class LivePreview:
         if self.toggle.get_active():
             self.update()          # reads the pixels once the job is queued (or has failed)
         else:
-            self.read_pixels()
+            self.later(0, self.read_pixels)
+
+    def layer_buffer(self):
+        """The layer's GeglBuffer, one for the dialog: the pane's pixels are read from the tiles the preview's
+        copy of the layer already fetched from GIMP's core."""
+        if self.buffer is None:
+            self.buffer = self.drawable.get_buffer()
+        return self.buffer
 
     # ---- the downscaled layer
     def read_pixels(self):
@@ -466,12 +580,22 @@ class LivePreview:
         pw, ph = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
         has_alpha = self.drawable.has_alpha()
         fmt = "R'G'B'A float" if has_alpha else "R'G'B' float"
-        data = self.drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, pw, ph), scale, fmt, Gegl.AbyssPolicy.CLAMP)
+        data = self.layer_buffer().get(Gegl.Rectangle.new(0, 0, pw, ph), scale, fmt, Gegl.AbyssPolicy.CLAMP)
         px = np.frombuffer(data, dtype=np.float32).reshape(ph, pw, 4 if has_alpha else 3).astype(np.float64)
         self.before = px[:, :, :3]
         self.alpha = np.clip(px[:, :, 3:4], 0.0, 1.0) if has_alpha else None
         log("preview: %dx%d pixels of the %dx%d layer read in %.3f s" % (pw, ph, w, h, _now() - t0))
         self.render()
+        self.later(0, self.prepare_lookup)
+
+    def prepare_lookup(self):
+        """The LUT lookup's geometry for the pane's pixels, worked out while the daemon computes the LUT: for the
+        grid of the last LUT (the pack's size; 33 until one has arrived), over 0..1 (what the engine writes)."""
+        import numpy as np
+        if self.before is not None and self.geometry is None:
+            t0 = _now()
+            self.geometry = lut_geometry(self.lut_size, np.zeros(3), np.ones(3), self.before)
+            log("preview: lookup geometry (%d^3) in %.3f s" % (self.lut_size, _now() - t0))
 
     # ---- the correction: one ExportCube job per iteration count
     def update(self):
@@ -485,7 +609,7 @@ class LivePreview:
         if self.connecting:
             return
         self.say("Computing the correction…", busy=True)
-        if self.src_path is not None:
+        if self.src_path is not None and self.reachable:
             return self.submit()
         # (re)connect: GetInfo starts the daemon by D-Bus activation if needed, without blocking the dialog
         try:
@@ -494,32 +618,60 @@ class LivePreview:
             return self.failed(e)
         self.connecting = True
         self.client.info_async(self.connected, self.cancellable)
+        # the job goes out right behind GetInfo, without waiting for its answer (connected cancels it if the
+        # answer is no): at once when the layer is written already, else as soon as it is (export)
+        if self.src_path is not None:
+            self.submit()
+        elif not self.exporting:
+            self.export(fast_only=True)    # while the daemon answers GetInfo
 
     def connected(self, error):
         self.connecting = False
         if error is not None:
+            if self.job is not None:
+                self.cancel_job()          # sent behind GetInfo (one whose id is still to come: `queued` cancels it)
             return self.failed(error)
-        self.later(0, self.export)
+        self.reachable = True
+        if self.src_path is not None:
+            self.submit()                  # unless it went out already
+        # else the export is still to come (it submits) or it failed and said so (changing Iterations or the
+        # Preview toggle tries again)
 
-    def export(self):
-        # GIMP's exporter, as OK uses it: the same file, so the same correction (blocks for a moment)
+    def export(self, fast_only=False):
+        """Writes the layer for the daemon: the same image as OK's export (so the same tile and correction),
+        by write_preview_copy where it applies (a moment: at once, even before the dialog shows, and the pane's
+        pixels are read right after from the tiles it fetched), else by GIMP's exporter exactly as OK exports it
+        (longer: once the dialog shows; with fast_only it is left to then). Submits the job if GetInfo answered."""
         t0 = _now()
+        self.exporting = True
         if self.workdir is None:
             self.workdir = tempfile.mkdtemp(prefix="latent-color-balance-preview-",
                                             dir=os.environ.get("LATENTBALANCE_TMPDIR") or None)
-        self.src_path = os.path.join(self.workdir, "layer.tif")
+        path = os.path.join(self.workdir, "layer.tif")
         try:
-            export_layer(self.drawable, exchange_precision(self.image.get_precision()), self.src_path)
+            how = "written" if write_preview_copy(self.image, self.drawable, self.layer_buffer(), path) else None
+            if how is None:
+                if fast_only:
+                    return self.later(0, self.export)
+                export_layer(self.drawable, exchange_precision(self.image.get_precision()), path)
+                how = "exported by GIMP's TIFF exporter"
         except (IOError, OSError, GLib.Error) as e:
-            self.src_path = None
+            self.exporting = False
             return self.failed(e)
-        log("preview: layer exported in %.3f s" % (_now() - t0))
-        self.submit()
+        self.exporting = False
+        self.src_path = path
+        log("preview: layer %s in %.3f s" % (how, _now() - t0))
+        if self.reachable or self.connecting:
+            self.submit()          # behind GetInfo if it has not answered yet
+        if how == "written":
+            self.read_pixels()     # while the daemon reads the file, from the tiles the copy fetched
 
     def submit(self):
         it = self.iterations()
         if it in self.corrected:
             return self.render()
+        if self.job is not None and self.job[1] == it:
+            return                 # already queued (or being queued)
         cube = os.path.join(self.workdir, "correction-%d.cube" % it)
         self.t_job = _now()
         self.job = ("", it)
@@ -538,7 +690,8 @@ class LivePreview:
                 log("preview: job %s cancelled" % job_id)
             return None if self.closed else self.failed(error)
         self.job = (job_id, it)
-        log("preview: job %s (iterations %d)" % (job_id, it))
+        log("preview: job %s (iterations %d), ExportCube sent %.3f s after the dialog opened"
+            % (job_id, it, self.t_job - self.t_open))
         self.later(0, self.read_pixels)
         self.client.wait_async(job_id, lambda reply, error: self.finished(job_id, it, cube, reply, error), self.cancellable)
 
@@ -555,11 +708,13 @@ class LivePreview:
         self.read_pixels()
         t0 = _now()
         table, dmin, dmax = read_cube(cube)
-        self.corrected[it] = lut_lookup(table, dmin, dmax, self.before)
-        log("preview: correction for %d iteration(s): daemon job %.3f s (in the daemon %.3f s: %s), LUT %d^3 read and "
-            "applied in %.3f s" % (it, t0 - self.t_job, elapsed_ms / 1000.0,
-                                   ", ".join("%s %s" % (k[3:], v) for k, v in sorted(details.items()) if k.startswith("ms.")),
-                                   table.shape[0], _now() - t0))
+        t1 = _now()
+        self.corrected[it] = lut_lookup(table, dmin, dmax, self.before, self.geometry)
+        self.lut_size = table.shape[0]
+        log("preview: correction for %d iteration(s): daemon job %.3f s (in the daemon %.3f s: %s), LUT %d^3 read in "
+            "%.3f s and applied in %.3f s" % (it, t0 - self.t_job, elapsed_ms / 1000.0,
+                                              ", ".join("%s %s" % (k[3:], v) for k, v in sorted(details.items()) if k.startswith("ms.")),
+                                              table.shape[0], t1 - t0, _now() - t1))
         if it == self.iterations():
             self.say("")
             self.render()
@@ -614,8 +769,10 @@ class LivePreview:
 
     def report_shown(self):
         """Logs where the pane is on the screen and what it shows (the host test finds it in a screenshot)."""
-        if self.showing == self.reported or self.picture.get_window() is None:
+        if self.showing == self.reported:
             return
+        if self.picture.get_window() is None or not self.picture.get_mapped():
+            return self.later(50, self.report_shown)       # rendered before the dialog showed: log it once it does
         self.reported = self.showing
         top = self.picture.get_toplevel()
         ax, ay = self.picture.translate_coordinates(top, 0, 0)[-2:]

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Text;
+using PrivateBus = LatentBalance.Bridge.Tests.Support.PrivateBus;
 using LatentBalance.Bridge.Contract;
 using LatentBalance.Daemon.Tests.Support;
 using LatentBalance.Engine.Tests;
@@ -132,7 +132,14 @@ public sealed class InstallDaemonTests(InstalledDaemon install, ITestOutputHelpe
     [Fact]
     public async Task Dbus_activation_starts_the_installed_daemon_which_owns_its_name_before_loading_balances_and_exits_when_idle()
     {
-        using var bus = new ActivatingBus(install.DataHome);
+        // a private session bus that finds the installed activation file where a user's bus does, and none of the
+        // machine's own services; the daemon it activates inherits this environment
+        using var bus = new PrivateBus(new Dictionary<string, string?>
+        {
+            ["XDG_DATA_HOME"] = install.DataHome, ["XDG_DATA_DIRS"] = Path.Combine(install.DataHome, "no-system-services"),
+            ["LATENTBALANCE_CACHE"] = TestPack.CacheDir,
+            ["LATENTBALANCE_PACK"] = null, ["LATENTBALANCE_MODEL_MIRROR"] = null, ["LATENTBALANCE_FILTER_PATH"] = null, ["DBUS_SESSION_BUS_ADDRESS"] = null,
+        });
         var env = new Dictionary<string, string> { ["DBUS_SESSION_BUS_ADDRESS"] = bus.Address };
 
         // activation: the bus runs the Exec= line of the installed file and answers once the name is owned
@@ -178,57 +185,5 @@ public sealed class InstallDaemonTests(InstalledDaemon install, ITestOutputHelpe
         Assert.True(deadline.Elapsed.TotalSeconds >= InstalledDaemon.IdleExitSeconds - 1, $"released after {deadline.Elapsed.TotalSeconds:F1} s, before the idle time");
         for (int i = 0; i < 20 && !bus.Log.Contains("\"reason\":\"idle\""); i++) await Task.Delay(100);
         Assert.Contains("\"event\":\"daemon_stopping\",\"reason\":\"idle\"", bus.Log);
-    }
-}
-
-/// <summary>
-/// A private session dbus-daemon with its own XDG_DATA_HOME, so it finds activation files where the real session bus
-/// looks for a user's (<c>$XDG_DATA_HOME/dbus-1/services</c>). Activated services inherit its environment and write
-/// their stderr to its stderr, kept in <see cref="Log"/>.
-/// </summary>
-public sealed class ActivatingBus : IDisposable
-{
-    private readonly Process _daemon;
-    private readonly TempDir _dir = new("activating-bus");
-    private readonly StringBuilder _log = new();
-
-    public ActivatingBus(string dataHome)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/dbus-daemon") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--session", "--nofork", "--nopidfile", "--print-address=1", $"--address=unix:path={_dir.File("bus")}" }) psi.ArgumentList.Add(a);
-        psi.Environment["XDG_DATA_HOME"] = dataHome;
-        psi.Environment["XDG_DATA_DIRS"] = _dir.Path; // none of the machine's own services
-        psi.Environment["LATENTBALANCE_CACHE"] = TestPack.CacheDir;
-        foreach (var k in new[] { "LATENTBALANCE_PACK", "LATENTBALANCE_MODEL_MIRROR", "LATENTBALANCE_FILTER_PATH", "DBUS_SESSION_BUS_ADDRESS" }) psi.Environment.Remove(k);
-        _daemon = Process.Start(psi)!;
-        _daemon.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
-        _daemon.BeginErrorReadLine();
-        var line = _daemon.StandardOutput.ReadLineAsync();
-        if (!line.Wait(TimeSpan.FromSeconds(15)) || string.IsNullOrWhiteSpace(line.Result)) { Dispose(); throw new InvalidOperationException("dbus-daemon did not start: " + Log); }
-        Address = line.Result.Trim();
-    }
-
-    public string Address { get; }
-    public string Log { get { lock (_log) return _log.ToString(); } }
-
-    public async Task<(int Code, string Out, string Err)> RunToolAsync(string tool, params string[] args)
-    {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["DBUS_SESSION_BUS_ADDRESS"] = Address;
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await p.WaitForExitAsync(cts.Token);
-        return (p.ExitCode, await o, await e);
-    }
-
-    public void Dispose()
-    {
-        // the activated daemon exits when its bus goes away
-        try { if (!_daemon.HasExited) { _daemon.Kill(); _daemon.WaitForExit(5000); } } catch (InvalidOperationException) { }
-        _daemon.Dispose();
-        _dir.Dispose();
     }
 }
