@@ -7,8 +7,10 @@ namespace LatentBalance.Onnx;
 
 /// <summary>
 /// One network in one ONNX Runtime session, created once and reused (one NCHW input; NCHW outputs, or others through <see cref="RunAll"/>).
-/// Intra-op threads: <paramref name="threads"/>, else the cores this process may use. Device: <see cref="OnnxDevice"/> (the CPU, or a
-/// CUDA device through ONNX Runtime's CUDA execution provider in a -p:OnnxBackend=cuda build). Not thread-safe: one inference at a time.
+/// Session settings: <see cref="OnnxSessionSettings"/> (intra-op threads: the cores this process may use unless set). Device:
+/// <see cref="OnnxDevice"/> (the CPU, or a CUDA device through ONNX Runtime's CUDA execution provider in a -p:OnnxBackend=cuda
+/// build). <see cref="Run"/> may be called from several threads at once (ONNX Runtime sessions take concurrent runs; each run
+/// then uses its own thread plus the session's intra-op pool, so give such a session 1 intra-op thread).
 /// </summary>
 public sealed class OnnxNetwork : IDisposable
 {
@@ -18,21 +20,23 @@ public sealed class OnnxNetwork : IDisposable
 
     public int Threads { get; }
 
+    public OnnxSessionSettings Settings { get; }
+
     public OnnxDevice Device { get; }
 
     internal OnnxNetwork(ModelProto model, string input, string output, int? threads = null, OnnxDevice? device = null) : this(model, input, [output], threads, device) { }
 
+    internal OnnxNetwork(ModelProto model, string input, string output, OnnxSessionSettings settings, OnnxDevice? device = null) : this(model, input, [output], settings, device) { }
+
     internal OnnxNetwork(ModelProto model, string input, string[] outputs, int? threads = null, OnnxDevice? device = null)
+        : this(model, input, outputs, OnnxSessionSettings.Default with { IntraOpThreads = threads }, device) { }
+
+    internal OnnxNetwork(ModelProto model, string input, string[] outputs, OnnxSessionSettings settings, OnnxDevice? device = null)
     {
         Device = device ?? OnnxDevice.Cpu;
-        Threads = threads ?? Environment.ProcessorCount;
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = Threads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
+        Settings = settings;
+        Threads = settings.Threads;
+        using var options = settings.ToOptions();
         // the CPU provider stays as the fallback for any node the CUDA provider does not take
         if (Device.IsCuda) options.AppendExecutionProvider_CUDA(Device.Index);
         _session = new InferenceSession(model.ToByteArray(), options);

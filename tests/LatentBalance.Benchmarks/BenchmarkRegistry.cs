@@ -12,6 +12,7 @@ static partial class BenchmarkRegistry
         yield return new("fuzz", FuzzBenchmark.RunAsync);
         yield return new("soak", SoakBenchmark.RunAsync);
         yield return new("onnx", OnnxBenchmark.RunAsync);
+        yield return new("ort", OrtBenchmark.RunAsync);
         yield return new("batch", BatchBenchmark.RunAsync);
         yield return new("cluster", ClusterBenchmark.RunAsync);
     }

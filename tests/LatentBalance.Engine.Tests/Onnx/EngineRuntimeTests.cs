@@ -1,4 +1,5 @@
 using LatentBalance.Engine.Imaging;
+using LatentBalance.Engine.Pipeline;
 using LatentBalance.Onnx;
 using NetVips;
 using Xunit.Abstractions;
@@ -30,6 +31,29 @@ public class EngineRuntimeTests(ITestOutputHelper output)
             worst = Math.Max(worst, max);
         }
         Assert.True(worst <= 1f / 255, $"ONNX and TorchSharp LUTs differ by {worst * 255:F3}/255");
+    }
+
+    /// <summary>The two latents decoded at once on two threads (the plan on 2 or more cores) give what one batch-2 Run gives (the plan on 1 core).</summary>
+    [Fact]
+    public void ConcurrentDecodesGiveWhatOneBatchGives()
+    {
+        Assert.True(OnnxNetworks.Plan(2, OnnxDevice.Cpu).ConcurrentDecodes);
+        Assert.Equal((1, 1), (OnnxNetworks.Plan(2, OnnxDevice.Cpu).Encoder.Threads, OnnxNetworks.Plan(2, OnnxDevice.Cpu).Decoder.Threads));
+        Assert.Equal((15, 8), (OnnxNetworks.Plan(16, OnnxDevice.Cpu).Encoder.Threads, OnnxNetworks.Plan(16, OnnxDevice.Cpu).Decoder.Threads));
+        Assert.False(OnnxNetworks.Plan(1, OnnxDevice.Cpu).ConcurrentDecodes);
+        using var store = TestPack.Store();
+        var pack = ModelPack.Open(TestPack.Directory);
+        using var concurrent = OnnxNetworks.Load(pack, store, "cpu", threads: 2);
+        using var batch = OnnxNetworks.Load(pack, store, "cpu", threads: 1);
+        using var img = Image.NewFromFile(Path.Combine(TestPaths.Photos, "bsds500", "100075.jpg"));
+        var tile = ThumbnailFit.FromImage(img);
+        var a = concurrent.Decode(tile.Chw, tile.Size);
+        var b = batch.Decode(tile.Chw, tile.Size);
+        float source = a.Source.Zip(b.Source, (x, y) => Math.Abs(x - y)).Max(), target = a.Target.Zip(b.Target, (x, y) => Math.Abs(x - y)).Max();
+        output.WriteLine($"concurrent vs batch: max |diff| source {source:E2}, target {target:E2}, strength {a.Strength} vs {b.Strength}");
+        Assert.True(source < 1e-5 && target < 1e-5, $"source {source}, target {target}");
+        Assert.Equal(b.Strength, a.Strength, 1e-6);
+        Assert.NotEqual(a.Source, a.Target); // the balancer moved the latent: the two decodes are not swapped copies of one
     }
 
     [Fact]
