@@ -93,12 +93,21 @@ public sealed class OnnxNetworks : ICorrectionNetworks
         {
             // the tile's own latent needs no balancer: it is decoded on a pool thread while this one balances and decodes the balanced latent
             var original = Task.Run(() => _decode(z));
-            var (balancedLatent, balancedStrength) = _balancer.BalanceWithStrength(z);
-            timing?.Invoke("balance", StageClock.Lap(ref t0));
-            var balancedImage = Clamped(_decode(balancedLatent).Data);
-            var originalImage = Clamped(original.GetAwaiter().GetResult().Data);
-            timing?.Invoke("decode", StageClock.Lap(ref t0));
-            return new TileDecodes(originalImage, balancedImage, balancedStrength[0]);
+            try
+            {
+                var (balancedLatent, balancedStrength) = _balancer.BalanceWithStrength(z);
+                timing?.Invoke("balance", StageClock.Lap(ref t0));
+                var balancedImage = Clamped(_decode(balancedLatent).Data);
+                var originalImage = Clamped(original.GetAwaiter().GetResult().Data);
+                timing?.Invoke("decode", StageClock.Lap(ref t0));
+                return new TileDecodes(originalImage, balancedImage, balancedStrength[0]);
+            }
+            catch when (!original.IsCompleted)
+            {
+                // no decode outlives this call (the engine runs one call at a time): wait for it, then fail as this thread did
+                try { original.Wait(); } catch (AggregateException) { }
+                throw;
+            }
         }
         var (balanced, strength) = _balancer.BalanceWithStrength(z);
         timing?.Invoke("balance", StageClock.Lap(ref t0));
