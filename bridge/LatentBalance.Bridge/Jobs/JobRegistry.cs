@@ -184,12 +184,14 @@ public sealed class JobRegistry : IDisposable
             JobId = job.Id, State = state, OutputPath = job.OutputPath, ErrorCode = code, Error = error, ElapsedMs = elapsedMs,
             Details = details ?? new Dictionary<string, string>(),
         };
-        job.Completion.TrySetResult(result);
-        Remember(job.Id);
+        // JobCompleted is raised before the result is released to Wait: a client that waits and also listens (the
+        // stdio host's notification, the D-Bus signal) has had the completion sent to it before Wait's answer
         Raise(JobCompleted, new JobCompletedEventArgs
         {
             JobId = job.Id, State = state, OutputPath = job.OutputPath, ErrorCode = code, Error = error,
         });
+        job.Completion.TrySetResult(result);
+        Remember(job.Id);
     }
 
     private void Remember(string jobId)

@@ -21,6 +21,27 @@ public sealed class JobRegistryTests
         Assert.Equal(JobState.Done, jobs.Get(first.JobId).State);
     }
 
+    /// <summary>The stdio host once answered Wait before it had sent the job's JobCompleted notification (a script
+    /// that waits and then looks for the notification missed it under load): the event now comes first.</summary>
+    [Fact]
+    public async Task JobCompleted_is_raised_before_Wait_returns_the_result()
+    {
+        using var jobs = new JobRegistry();
+        bool raised = false;
+        jobs.JobCompleted += (_, _) => { Thread.Sleep(200); raised = true; }; // a slow listener (a notification written under load)
+        // the job ends on a thread of its own (not a pool thread, whose local queue would hold Wait's continuation back
+        // until the listener returns), so Wait's continuation is free to run at once on the pool
+        var ticket = jobs.Start("/a", _ =>
+        {
+            var end = new TaskCompletionSource();
+            new Thread(() => { Thread.Sleep(50); end.SetResult(); }).Start();
+            return end.Task;
+        });
+        var result = await jobs.WaitAsync(ticket.JobId, 5000);
+        Assert.Equal(JobState.Done, result.State);
+        Assert.True(raised, "Wait returned before JobCompleted was raised");
+    }
+
     [Fact]
     public async Task Queued_jobs_start_in_submission_order()
     {
