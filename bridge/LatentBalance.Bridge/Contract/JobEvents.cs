@@ -10,7 +10,8 @@ public sealed record JobProgressEventArgs
     public string Stage { get; init; } = "";
 }
 
-/// <summary>Signal JobCompleted(s job_id, s state, s output_path, s error_code, s error); JSON-RPC notification "JobCompleted".</summary>
+/// <summary>Signal JobCompleted(s job_id, s state, s output_path, s error_code, s error); JSON-RPC notification "JobCompleted".
+/// Sent once per job, before Wait returns that job's result.</summary>
 public sealed record JobCompletedEventArgs
 {
     public string JobId { get; init; } = "";
