@@ -44,20 +44,12 @@ internal sealed class GraphBuilder(string name, StateDict weights, Func<string, 
     /// <summary>The state dict's <paramref name="key"/>, which must have <paramref name="shape"/>; stored as <paramref name="storedShape"/> (same size) when given.</summary>
     public string Weight(string key, long[] shape, long[]? storedShape = null)
     {
-        if (WeightData(key, shape) is { } data)
-            _graph.Initializer.Add(Tensor(key, TensorProto.Types.DataType.Float, storedShape ?? shape, MemoryMarshal.AsBytes(data.AsSpan())));
-        return key;
-    }
-
-    /// <summary>The values of the state dict's <paramref name="key"/>, checked as <see cref="Weight"/> does, for a graph that
-    /// stores weights derived from them (as <see cref="Constant(float[], long[])"/>); null when missing or unfit (<see cref="Build()"/> then throws).</summary>
-    public float[]? WeightData(string key, long[] shape)
-    {
         _used.Add(key);
-        if (!weights.Tensors.TryGetValue(key, out var w)) { _missing.Add(key); return null; }
-        if (!w.Shape.SequenceEqual(shape)) { _shapes.Add($"{key} (file [{string.Join(",", w.Shape)}], model [{string.Join(",", shape)}])"); return null; }
-        if (!w.Data.All(float.IsFinite)) { _nonFinite.Add(key); return null; }
-        return w.Data;
+        if (!weights.Tensors.TryGetValue(key, out var w)) { _missing.Add(key); return key; }
+        if (!w.Shape.SequenceEqual(shape)) { _shapes.Add($"{key} (file [{string.Join(",", w.Shape)}], model [{string.Join(",", shape)}])"); return key; }
+        if (!w.Data.All(float.IsFinite)) { _nonFinite.Add(key); return key; }
+        _graph.Initializer.Add(Tensor(key, TensorProto.Types.DataType.Float, storedShape ?? shape, MemoryMarshal.AsBytes(w.Data.AsSpan())));
+        return key;
     }
 
     public string Constant(float[] values, params long[] shape) =>

@@ -28,13 +28,12 @@ public sealed class OnnxTinyAutoencoder : IDisposable
         return Load(config, encoderPath, decoderPath, settings, settings, device: device);
     }
 
-    /// <param name="upsample">how the decoder's upsample + conv pairs are built (<see cref="TinyDecoderGraph.Build"/>).</param>
     public static OnnxTinyAutoencoder Load(TinyAutoencoderConfig config, string encoderPath, string decoderPath,
-        OnnxSessionSettings encoderSettings, OnnxSessionSettings decoderSettings, DecoderUpsample upsample = DecoderUpsample.Resize, OnnxDevice? device = null)
+        OnnxSessionSettings encoderSettings, OnnxSessionSettings decoderSettings, OnnxDevice? device = null)
     {
         config.Validate();
         var encoderGraph = TinyEncoderGraph.Build(config, StateDict.Read(encoderPath));
-        var decoderGraph = TinyDecoderGraph.Build(config, StateDict.Read(decoderPath), upsample);
+        var decoderGraph = TinyDecoderGraph.Build(config, StateDict.Read(decoderPath));
         var encoder = new OnnxNetwork(encoderGraph, TinyEncoderGraph.Input, TinyEncoderGraph.Output, encoderSettings, device);
         try { return new(config, encoder, new OnnxNetwork(decoderGraph, TinyDecoderGraph.Input, TinyDecoderGraph.Output, decoderSettings, device)); }
         catch { encoder.Dispose(); throw; }

@@ -14,9 +14,9 @@ namespace LatentBalance.Benchmarks;
 /// 224x224, all in one run, interleaved, medians, each against today's settings. <c>--bench=ort</c>.
 /// (1) one TAEF2 per setting (intra-op threads, spinning, memory arena and pattern, optimisation level, dynamic block
 /// base): encode one real photo tile, decode the pair the engine decodes (tile latent and balanced latent, batch 2, one Run);
-/// (2) the pair as two Runs one after the other, and as two Runs at once on two threads with 1 intra-op thread each;
-/// (3) the same with the decoder's upsample + conv pairs at the low resolution (<c>TinyDecoderGraph</c>), with its
-/// largest difference from today's decoder.
+/// (2) the pair as two Runs one after the other, and as two Runs at once on two threads with 1 intra-op thread each.
+/// (Three decoder graphs with the upsample + conv pairs at the low resolution were measured here too, no faster, and
+/// removed: docs/BENCHMARKS.md.)
 /// </summary>
 static class OrtBenchmark
 {
@@ -29,7 +29,7 @@ static class OrtBenchmark
         using var store = new ModelStore();
         var config = Pretrained.ReadConfig<TinyAutoencoderConfig>(Path.Combine(pack.Directory, pack.Manifest.Vae.Config!));
         string encoder = store.Resolve(pack.Manifest.Vae.Encoder!), decoder = store.Resolve(pack.Manifest.Vae.Decoder!);
-        OnnxTinyAutoencoder Load(OnnxSessionSettings s, DecoderUpsample upsample = DecoderUpsample.Resize) => OnnxTinyAutoencoder.Load(config, encoder, decoder, s, s, upsample);
+        OnnxTinyAutoencoder Load(OnnxSessionSettings s) => OnnxTinyAutoencoder.Load(config, encoder, decoder, s, s);
 
         var today = OnnxSessionSettings.Default;
         var one = today with { IntraOpThreads = 1 };
@@ -47,13 +47,6 @@ static class OrtBenchmark
             ("session.dynamic_block_base 4", today with { DynamicBlockBase = 4 }),
         };
         var vaes = settings.Select(s => Load(s.Settings)).ToList();
-        var upsamples = new (string Name, DecoderUpsample Upsample)[]
-        {
-            ("low-resolution upsample convs, one shifted 2x2 conv", DecoderUpsample.LowResolution),
-            ("low-resolution upsample convs, four phase 2x2 convs", DecoderUpsample.LowResolutionPhases),
-            ("upsample + conv as one ConvTranspose (stride 2, 4x4)", DecoderUpsample.ConvTranspose),
-        };
-        var lowRes = upsamples.Select(u => (u.Name, Two: Load(today, u.Upsample), One: Load(one, u.Upsample))).ToList();
         using var balancer = OnnxBalancer.Load(Path.Combine(pack.Directory, pack.Manifest.Balancer));
         try
         {
@@ -74,17 +67,11 @@ static class OrtBenchmark
             var (two, twoThreads) = ("the pair as two Runs, one after the other", "the pair as two Runs at once on two threads, 1 intra-op thread each");
             cases.Add((two, "decode", () => { vaes[0].Decode(z); vaes[0].Decode(balanced); }));
             cases.Add((twoThreads, "decode", () => Concurrently(vaes[1], z, balanced)));
-            foreach (var (name, lowTwo, lowOne) in lowRes)
-            {
-                cases.Add(($"{name}: the pair as one Run (batch 2)", "decode", () => lowTwo.Decode(pair)));
-                cases.Add(($"{name}: the pair as two Runs at once on two threads, 1 intra-op thread each", "decode", () => Concurrently(lowOne, z, balanced)));
-            }
 
             var reference = vaes[0].Decode(pair);
             float MaxDiff(NchwTensor t) => t.Data.Zip(reference.Data, (a, b) => Math.Abs(a - b)).Max();
             var concurrent = Concurrently(vaes[1], z, balanced);
-            Console.WriteLine($"largest |difference| from today's decode of the pair (image values ~[0, 1]): two Runs at once {MaxDiff(new NchwTensor([.. concurrent[0].Data, .. concurrent[1].Data], 2, 3, reference.Height, reference.Width)):E2}; "
-                + string.Join("; ", lowRes.Select(l => $"{l.Name} {MaxDiff(l.Two.Decode(pair)):E2}")));
+            Console.WriteLine($"largest |difference| from today's decode of the pair (image values ~[0, 1]): two Runs at once {MaxDiff(new NchwTensor([.. concurrent[0].Data, .. concurrent[1].Data], 2, 3, reference.Height, reference.Width)):E2}");
             var times = cases.Select(_ => new List<double>()).ToArray();
             var cpu = cases.Select(_ => new List<double>()).ToArray();
             using var process = Process.GetCurrentProcess();
@@ -120,7 +107,7 @@ static class OrtBenchmark
         }
         finally
         {
-            foreach (var v in vaes.Concat(lowRes.SelectMany(l => new[] { l.Two, l.One }))) v.Dispose();
+            foreach (var v in vaes) v.Dispose();
         }
         return Task.CompletedTask;
     }
